@@ -1,0 +1,246 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using NodaTime;
+using NodaTime.Text;
+
+namespace Billing.Events;
+
+/// <summary>What the parser checks a record against besides its own text.</summary>
+/// <param name="Now">Arrival time: records dated more than <see cref="FutureTolerance"/> later are refused.</param>
+/// <param name="KnownRegions">Regions that have a price book; others are refused.</param>
+public sealed record ParseContext(Instant Now, IReadOnlySet<string> KnownRegions)
+{
+    public static readonly Duration FutureTolerance = Duration.FromMinutes(5);
+}
+
+/// <summary>Either a valid record or the specific reason it is not one.</summary>
+public readonly record struct ParseResult(IUsageRecord? Record, RecordError? Error, string? RecordId)
+{
+    public bool IsValid => Record is not null;
+}
+
+/// <summary>
+/// Reads one JSON record of the ingestion contract (spec section 9) and validates every field,
+/// answering with the first specific problem found. Pure: no I/O, no clock.
+/// </summary>
+public static partial class RecordParser
+{
+    public const long MaxBytes = 1_000_000_000_000_000; // 10^15, spec section 3
+    public const int MaxTextLength = 256;
+
+    public static ParseResult Parse(string json, ParseContext context)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            return Fail(RecordError.MalformedJson(e.Message), null);
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return Fail(RecordError.NotAnObject(), null);
+            var r = new Reader(root);
+            var id = r.Id();
+            if (r.Error is not null) return Fail(r.Error, null);
+            var type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type is null && root.TryGetProperty("type", out _)) return Fail(RecordError.Invalid("type", "must be a string"), id);
+            var at = r.Instant("at");
+            IUsageRecord? record = type switch
+            {
+                "account.opened" => new AccountOpened(id, at, r.AccountId("accountId"), r.Text("name"), r.Address("billingAddress")),
+                "account.address-changed" => new AccountAddressChanged(id, at, r.AccountId("accountId"), r.Address("billingAddress")),
+                "endpoint.created" => r.Created(id, at, context),
+                "endpoint.az-added" => new EndpointAzAdded(id, at, r.EndpointId(), r.AzId("azId")),
+                "endpoint.az-removed" => new EndpointAzRemoved(id, at, r.EndpointId(), r.AzId("azId")),
+                "endpoint.accepted" => new EndpointAccepted(id, at, r.EndpointId()),
+                "endpoint.rejected" => new EndpointRejected(id, at, r.EndpointId()),
+                "endpoint.payer-changed" => new EndpointPayerChanged(id, at, r.EndpointId(), r.AccountId("payerAccountId")),
+                "endpoint.deleted" => new EndpointDeleted(id, at, r.EndpointId()),
+                "traffic.processed" => r.Traffic(id, at),
+                _ => null,
+            };
+            if (record is null && r.Error is null) return Fail(RecordError.UnknownType(type), id);
+            if (r.Error is not null) return Fail(r.Error, id);
+            if (record!.At > context.Now + ParseContext.FutureTolerance)
+                return Fail(RecordError.Future(Format(record.At), Format(context.Now)), id);
+            return new ParseResult(record, null, id);
+        }
+    }
+
+    public static string Format(Instant at) => InstantPattern.ExtendedIso.Format(at);
+
+    static ParseResult Fail(RecordError error, string? id) => new(null, error, id);
+
+    [GeneratedRegex("^[0-9]{12}$")] private static partial Regex AccountIdPattern();
+    [GeneratedRegex("^vpce-[0-9a-f]{8,17}$")] private static partial Regex EndpointIdPattern();
+    [GeneratedRegex("^vpc-[0-9a-f]{8,17}$")] private static partial Regex VpcIdPattern();
+    [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]+$")] private static partial Regex RegionPattern();
+    [GeneratedRegex("^[a-z]{3,8}[0-9]+-az[0-9]+$")] private static partial Regex AzIdPattern();
+    [GeneratedRegex("^[A-Z]{2}$")] private static partial Regex CountryPattern();
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?([+-]\d{2}:?\d{2})$")] private static partial Regex OffsetInstantPattern();
+
+    /// <summary>Reads fields, keeping the first error; later reads after an error are no-ops.</summary>
+    private sealed class Reader(JsonElement root, string prefix = "")
+    {
+        public RecordError? Error { get; private set; }
+
+        T Fail<T>(RecordError e, T fallback)
+        {
+            Error ??= e;
+            return fallback;
+        }
+
+        JsonElement? Field(string name, bool required = true)
+        {
+            if (Error is not null) return null;
+            if (!root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+                return required ? Fail<JsonElement?>(RecordError.Missing(prefix + name), null) : null;
+            return v;
+        }
+
+        string String(string name, bool required = true)
+        {
+            var v = Field(name, required);
+            if (v is null) return "";
+            if (v.Value.ValueKind != JsonValueKind.String) return Fail(RecordError.Invalid(prefix + name, $"must be a string, not {Kind(v.Value)}"), "");
+            return v.Value.GetString()!;
+        }
+
+        public string Id()
+        {
+            var id = String("id");
+            if (Error is not null) return id;
+            if (id.Length is < 1 or > 128) return Fail(RecordError.Invalid("id", $"must be 1-128 characters long, not {id.Length}"), id);
+            if (id.Any(c => c is < ' ' or > '~')) return Fail(RecordError.Invalid("id", "must be printable ASCII only"), id);
+            return id;
+        }
+
+        public Instant Instant(string name)
+        {
+            var s = String(name);
+            if (Error is not null) return default;
+            var parsed = InstantPattern.ExtendedIso.Parse(s);
+            if (parsed.Success) return parsed.Value;
+            return OffsetInstantPattern().IsMatch(s)
+                ? Fail(RecordError.Invalid(prefix + name, $"'{Clip(s)}' has a UTC offset; instants must be UTC and end in 'Z'"), default(Instant))
+                : Fail(RecordError.Invalid(prefix + name, $"'{Clip(s)}' is not an ISO-8601 UTC instant like 2026-10-01T10:50:00Z"), default(Instant));
+        }
+
+        public string Text(string name, bool required = true)
+        {
+            var s = String(name, required);
+            if (Error is not null || (!required && s.Length == 0)) return s;
+            if (s.Trim().Length == 0) return Fail(RecordError.Invalid(prefix + name, "must not be empty"), s);
+            if (s.Length > MaxTextLength) return Fail(RecordError.Invalid(prefix + name, $"is {s.Length} characters long; at most {MaxTextLength} are allowed"), s);
+            if (s.Any(char.IsControl)) return Fail(RecordError.Invalid(prefix + name, "contains control characters"), s);
+            return s;
+        }
+
+        string Matching(string name, Regex pattern, string example, bool required = true)
+        {
+            var s = String(name, required);
+            if (Error is not null || (!required && s.Length == 0)) return s;
+            return pattern.IsMatch(s) ? s : Fail(RecordError.Invalid(prefix + name, $"'{Clip(s)}' is not valid (expected something like {example})"), s);
+        }
+
+        public string AccountId(string name) => Matching(name, AccountIdPattern(), "111122223333: 12 digits");
+
+        public string EndpointId() => Matching("endpointId", EndpointIdPattern(), "vpce-0a1b2c3d4e5f60718");
+
+        public string AzId(string name, bool required = true) =>
+            Matching(name, AzIdPattern(), "use1-az1: an AZ ID, not an AZ name such as us-east-1a", required);
+
+        public BillingAddress Address(string name)
+        {
+            var v = Field(name);
+            if (v is null) return null!;
+            if (v.Value.ValueKind != JsonValueKind.Object) return Fail(RecordError.Invalid(prefix + name, "must be an object"), (BillingAddress)null!);
+            var a = new Reader(v.Value, name + ".");
+            var address = new BillingAddress(a.Text("line1"), a.Text("line2", required: false) is { Length: > 0 } l2 ? l2 : null,
+                a.Text("city"), a.Text("postalCode", required: false) is { Length: > 0 } pc ? pc : null,
+                a.Matching("country", CountryPattern(), "JP: an ISO 3166-1 alpha-2 code"));
+            Error ??= a.Error;
+            return address;
+        }
+
+        public EndpointCreated Created(string id, Instant at, ParseContext context)
+        {
+            var endpointId = EndpointId();
+            var accountId = AccountId("accountId");
+            var region = Matching("region", RegionPattern(), "us-east-1");
+            if (Error is null && !context.KnownRegions.Contains(region)) Error = RecordError.UnknownRegion(region);
+            var vpcId = Matching("vpcId", VpcIdPattern(), "vpc-0123456789abcdef0");
+            var serviceName = Text("serviceName");
+            var typeText = String("endpointType");
+            var type = default(EndpointType);
+            if (Error is null && (!Enum.TryParse(typeText, ignoreCase: false, out type) || !Enum.IsDefined(type) || typeText.Any(char.IsDigit)))
+                Error = RecordError.Invalid("endpointType", $"'{Clip(typeText)}' is not one of {string.Join(", ", Enum.GetNames<EndpointType>())}");
+            var azIds = new List<string>();
+            var list = Field("azIds");
+            if (list is { } arr)
+            {
+                if (arr.ValueKind != JsonValueKind.Array) Error ??= RecordError.Invalid("azIds", "must be an array of AZ IDs");
+                else if (arr.GetArrayLength() == 0) Error ??= RecordError.Invalid("azIds", "must list at least one AZ ID");
+                else
+                    foreach (var item in arr.EnumerateArray())
+                    {
+                        if (item.ValueKind != JsonValueKind.String || !AzIdPattern().IsMatch(item.GetString()!))
+                        {
+                            Error ??= RecordError.Invalid("azIds", $"element {Clip(item.GetRawText())} is not an AZ ID like use1-az1");
+                            break;
+                        }
+                        var az = item.GetString()!;
+                        if (azIds.Contains(az)) { Error ??= RecordError.Invalid("azIds", $"lists '{az}' twice"); break; }
+                        azIds.Add(az);
+                    }
+            }
+            if (Error is null)
+                foreach (var az in azIds)
+                    if (!AvailabilityZones.BelongsTo(az, region))
+                    {
+                        Error = RecordError.Invalid("azIds", $"'{az}' is not an AZ of region {region} (expected {AvailabilityZones.Prefix(region)}-azN)");
+                        break;
+                    }
+            return new EndpointCreated(id, at, endpointId, accountId, region, vpcId, serviceName, type, azIds);
+        }
+
+        public TrafficProcessed Traffic(string id, Instant at)
+        {
+            var endpointId = EndpointId();
+            var azId = AzId("azId");
+            var source = AzId("sourceAzId", required: false);
+            long bytes = 0;
+            var v = Field("bytes");
+            if (v is { } b)
+            {
+                if (b.ValueKind != JsonValueKind.Number) Error ??= RecordError.Invalid("bytes", $"must be an integer number, not {Kind(b)}");
+                else if (!long.TryParse(b.GetRawText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out bytes))
+                    Error ??= decimal.TryParse(b.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == Math.Floor(d) && d > MaxBytes
+                        ? RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is above the maximum of 10^15")
+                        : RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is not a whole number of bytes");
+                else if (bytes < 0) Error ??= RecordError.Invalid("bytes", $"{bytes} is negative");
+                else if (bytes > MaxBytes) Error ??= RecordError.Invalid("bytes", $"{bytes} is above the maximum of 10^15");
+            }
+            return new TrafficProcessed(id, at, endpointId, azId, source.Length == 0 ? null : source, bytes);
+        }
+
+        static string Kind(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Number => "a number",
+            JsonValueKind.String => "a string",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.Object => "an object",
+            _ => e.ValueKind.ToString().ToLowerInvariant(),
+        };
+    }
+
+    /// <summary>Shortens a value quoted in an error so a megabyte-long field does not fill the dead-letter store.</summary>
+    static string Clip(string s) => s.Length <= 64 ? s : s[..61] + "...";
+}

@@ -1,0 +1,49 @@
+using NodaTime;
+
+namespace Billing.Metering;
+
+/// <summary>
+/// How an endpoint-hour is counted (billing-rules.md section 2).
+/// An endpoint's stays in one AZ are half-open intervals [start, end). A clock hour
+/// [HH:00, HH+1:00) of the period is billed once if any stay overlaps it with positive length,
+/// however many stays do: partial hours round up, re-entering within an hour bills it once,
+/// and a zero-length stay bills nothing.
+/// </summary>
+public static class EndpointHours
+{
+    static readonly Duration Hour = Duration.FromHours(1);
+
+    /// <summary>
+    /// The billed clock hours of <paramref name="period"/>, each with the first instant of the hour
+    /// at which the endpoint is provisioned (the payer in effect then pays for the hour).
+    /// </summary>
+    public static SortedDictionary<Instant, Instant> BilledHours(IEnumerable<Interval> stays, BillingPeriod period)
+    {
+        var hours = new SortedDictionary<Instant, Instant>();
+        foreach (var stay in stays)
+        {
+            var start = Max(stay.HasStart ? stay.Start : period.Start, period.Start);
+            var end = Min(stay.HasEnd ? stay.End : period.End, period.End);
+            if (start >= end) continue; // zero-length or outside the period: nothing to bill
+
+            for (var hour = FloorToHour(start); hour < end; hour += Hour)
+            {
+                var first = Max(hour, start);
+                if (!hours.TryGetValue(hour, out var known) || first < known) hours[hour] = first;
+            }
+        }
+        return hours;
+    }
+
+    public static int Count(IEnumerable<Interval> stays, BillingPeriod period) => BilledHours(stays, period).Count;
+
+    public static Instant FloorToHour(Instant at)
+    {
+        var ticks = at.ToUnixTimeTicks();
+        return Instant.FromUnixTimeTicks(ticks - Mod(ticks, NodaConstants.TicksPerHour));
+    }
+
+    static long Mod(long a, long m) => ((a % m) + m) % m;
+    static Instant Max(Instant a, Instant b) => a > b ? a : b;
+    static Instant Min(Instant a, Instant b) => a < b ? a : b;
+}

@@ -1,0 +1,139 @@
+using Billing.Events;
+using NodaTime;
+
+namespace Billing.Metering;
+
+/// <summary>
+/// Everything known about one VPC endpoint's life, kept as dated facts so that the same events
+/// in any arrival order give the same timeline. It decides whether a new record about the
+/// endpoint is accepted, refused, or must wait for an event still in flight, and answers where
+/// the endpoint was provisioned and who paid at any instant. Built by an inline projection of
+/// the endpoint's stream (<see cref="EndpointTimelineProjection"/>).
+/// </summary>
+public sealed class EndpointTimeline
+{
+    public string Id { get; set; } = "";
+    public string OwnerAccountId { get; set; } = "";
+    public string Region { get; set; } = "";
+    public EndpointType EndpointType { get; set; }
+    public string VpcId { get; set; } = "";
+    public string ServiceName { get; set; } = "";
+    public Instant CreatedAt { get; set; }
+    public Instant? DeletedAt { get; set; }
+    public List<AzChange> AzChanges { get; set; } = [];
+    public List<PayerChange> PayerChanges { get; set; } = [];
+    public List<AcceptanceChange> AcceptanceChanges { get; set; } = [];
+
+    /// <summary>The owner and every account that has been payer: whose usage this endpoint can appear in.</summary>
+    public List<string> Accounts { get; set; } = [];
+
+    public sealed record AzChange(string AzId, Instant At, bool Added);
+    public sealed record PayerChange(Instant At, string PayerAccountId, string RecordId);
+    public sealed record AcceptanceChange(Instant At, string State);
+
+    public static EndpointTimeline Create(EndpointCreated e) => new()
+    {
+        Id = e.EndpointId,
+        OwnerAccountId = e.AccountId,
+        Region = e.Region,
+        EndpointType = e.EndpointType,
+        VpcId = e.VpcId,
+        ServiceName = e.ServiceName,
+        CreatedAt = e.At,
+        AzChanges = e.AzIds.Select(az => new AzChange(az, e.At, true)).ToList(),
+        Accounts = [e.AccountId],
+    };
+
+    public void Apply(EndpointAzAdded e) => AzChanges.Add(new(e.AzId, e.At, true));
+    public void Apply(EndpointAzRemoved e) => AzChanges.Add(new(e.AzId, e.At, false));
+    public void Apply(EndpointAccepted e) => AcceptanceChanges.Add(new(e.At, "accepted"));
+    public void Apply(EndpointRejected e) => AcceptanceChanges.Add(new(e.At, "rejected"));
+    public void Apply(EndpointDeleted e) => DeletedAt = DeletedAt is { } d && d < e.At ? d : e.At;
+
+    public void Apply(EndpointPayerChanged e)
+    {
+        PayerChanges.Add(new(e.At, e.PayerAccountId, e.Id));
+        if (!Accounts.Contains(e.PayerAccountId)) Accounts.Add(e.PayerAccountId);
+    }
+
+    public string Pool => Pools.Of(EndpointType);
+
+    public IEnumerable<string> AzIds => AzChanges.Select(c => c.AzId).Distinct().Order(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The endpoint's stays in <paramref name="azId"/>: half-open intervals from an add to the next
+    /// remove, ended by deletion. Facts are read in time order (a remove before an add at the same
+    /// instant), never in arrival order.
+    /// </summary>
+    public List<Interval> Stays(string azId)
+    {
+        var stays = new List<Interval>();
+        Instant? start = null;
+        foreach (var change in AzChanges.Where(c => c.AzId == azId).OrderBy(c => c.At).ThenBy(c => c.Added))
+        {
+            if (change.Added && start is null) start = change.At;
+            else if (!change.Added && start is { } s)
+            {
+                stays.Add(new Interval(s, change.At));
+                start = null;
+            }
+        }
+        if (start is { } open) stays.Add(new Interval(open, null));
+        if (DeletedAt is not { } deleted) return stays;
+        return stays
+            .Where(i => i.Start < deleted)
+            .Select(i => i.HasEnd && i.End <= deleted ? i : new Interval(i.Start, deleted))
+            .ToList();
+    }
+
+    public bool IsProvisioned(string azId, Instant at) => Stays(azId).Any(i => i.Contains(at));
+
+    /// <summary>The account paying hourly and data-processing charges at <paramref name="at"/> (spec section 5).</summary>
+    public string PayerAt(Instant at) =>
+        PayerChanges.Where(p => p.At <= at)
+            .OrderBy(p => p.At).ThenBy(p => p.RecordId, StringComparer.Ordinal)
+            .LastOrDefault()?.PayerAccountId ?? OwnerAccountId;
+
+    /// <summary>
+    /// Whether a record about this endpoint is accepted now, refused for good, or waits for an
+    /// event that may still be in flight (spec section 8).
+    /// </summary>
+    public Decision Decide(IEndpointRecord record)
+    {
+        var at = RecordParser.Format(record.At);
+        if (record is EndpointCreated)
+            return Decision.Refuse("duplicate-creation", $"endpoint {Id} was already created at {RecordParser.Format(CreatedAt)}");
+        if (record.At < CreatedAt)
+            return Decision.Refuse("before-creation", $"'at' {at} is before endpoint {Id} was created at {RecordParser.Format(CreatedAt)}");
+        if (DeletedAt is { } deleted && (record.At >= deleted || record is EndpointDeleted))
+            return Decision.Refuse("after-deletion", $"endpoint {Id} was deleted at {RecordParser.Format(deleted)}; 'at' is {at}");
+
+        switch (record)
+        {
+            case EndpointAzAdded a when !AvailabilityZones.BelongsTo(a.AzId, Region):
+                return Decision.Refuse("invalid-field", $"field 'azId' '{a.AzId}' is not an AZ of region {Region}");
+            case EndpointAzRemoved r when !IsProvisioned(r.AzId, r.At):
+                return Decision.Wait("az-not-provisioned", $"endpoint {Id} is not known to be provisioned in {r.AzId} at {at}");
+            case TrafficProcessed t when !IsProvisioned(t.AzId, t.At):
+                return Decision.Wait("az-not-provisioned", $"endpoint {Id} is not known to be provisioned in {t.AzId} at {at}");
+            default:
+                return Decision.Accept;
+        }
+    }
+}
+
+/// <summary>The answer to a record: accept it, refuse it with a reason, or retry it later.</summary>
+public sealed record Decision(DecisionKind Kind, RecordError? Reason)
+{
+    public static readonly Decision Accept = new(DecisionKind.Accept, null);
+    public static Decision Refuse(string code, string message) => new(DecisionKind.Refuse, new RecordError(code, message));
+    public static Decision Wait(string code, string message) => new(DecisionKind.Wait, new RecordError(code, message));
+}
+
+public enum DecisionKind { Accept, Refuse, Wait }
+
+/// <summary>Data-processing tier pools (spec section 3): each endpoint type is metered in its own pool.</summary>
+public static class Pools
+{
+    public static string Of(EndpointType type) => type.ToString();
+}
