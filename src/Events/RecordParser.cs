@@ -80,7 +80,7 @@ public static partial class RecordParser
     [GeneratedRegex("^[0-9]{12}$")] private static partial Regex AccountIdPattern();
     [GeneratedRegex("^vpce-[0-9a-f]{8,17}$")] private static partial Regex EndpointIdPattern();
     [GeneratedRegex("^vpc-[0-9a-f]{8,17}$")] private static partial Regex VpcIdPattern();
-    [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]+$")] private static partial Regex RegionPattern();
+    [GeneratedRegex("^[a-z]{2,4}(-[a-z]+)+-[0-9]+$")] private static partial Regex RegionPattern();
     [GeneratedRegex("^[a-z]{3,8}[0-9]+-az[0-9]+$")] private static partial Regex AzIdPattern();
     [GeneratedRegex("^[A-Z]{2}$")] private static partial Regex CountryPattern();
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?([+-]\d{2}:?\d{2})$")] private static partial Regex OffsetInstantPattern();
@@ -221,7 +221,7 @@ public static partial class RecordParser
             {
                 if (b.ValueKind != JsonValueKind.Number) Error ??= RecordError.Invalid("bytes", $"must be an integer number, not {Kind(b)}");
                 else if (!long.TryParse(b.GetRawText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out bytes))
-                    Error ??= decimal.TryParse(b.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == Math.Floor(d) && d > MaxBytes
+                    Error ??= b.TryGetDouble(out var magnitude) && magnitude > MaxBytes && magnitude == Math.Floor(magnitude)
                         ? RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is above the maximum of 10^15")
                         : RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is not a whole number of bytes");
                 else if (bytes < 0) Error ??= RecordError.Invalid("bytes", $"{bytes} is negative");
