@@ -8,7 +8,7 @@ public sealed class TierSchedule
 {
     public TierSchedule(IEnumerable<PriceTier> tiers)
     {
-        Tiers = tiers.ToArray();
+        Tiers = tiers.ToArray().AsReadOnly();
         if (Tiers.Count == 0) throw new ArgumentException("a tier schedule needs at least one tier", nameof(tiers));
         if (Tiers[^1].UpToGb is not null) throw new ArgumentException("the last tier must be unbounded", nameof(tiers));
         for (var i = 0; i < Tiers.Count - 1; i++)
