@@ -1,1 +1,1 @@
-class P { static void Main(){} }
+return await Billing.Host.Cli.RunAsync(args);

@@ -56,6 +56,20 @@ public sealed class EndpointTimeline
         if (!Accounts.Contains(e.PayerAccountId)) Accounts.Add(e.PayerAccountId);
     }
 
+    /// <summary>Folds in an accepted lifecycle record (traffic does not change the timeline).</summary>
+    public void Include(IEndpointRecord record)
+    {
+        switch (record)
+        {
+            case EndpointAzAdded e: Apply(e); break;
+            case EndpointAzRemoved e: Apply(e); break;
+            case EndpointAccepted e: Apply(e); break;
+            case EndpointRejected e: Apply(e); break;
+            case EndpointPayerChanged e: Apply(e); break;
+            case EndpointDeleted e: Apply(e); break;
+        }
+    }
+
     public string Pool => Pools.Of(EndpointType);
 
     public IEnumerable<string> AzIds => AzChanges.Select(c => c.AzId).Distinct().Order(StringComparer.Ordinal);

@@ -1,0 +1,55 @@
+using Billing.Host.Features;
+using Billing.Invoicing;
+using Billing.Metering;
+using Billing.Metering.Ingestion;
+using JasperFx.CodeGeneration;
+using JasperFx.Events.Daemon;
+using Marten;
+using NodaTime;
+using NodaTime.Serialization.SystemTextJson;
+using Wolverine;
+using Wolverine.Marten;
+using Wolverine.Postgresql;
+
+namespace Billing.Host;
+
+/// <summary>
+/// Wires the service: Marten (event store, projections, async daemon) and Wolverine (durable
+/// PostgreSQL queue, handlers, outbox) on one PostgreSQL database. Used by the HTTP server and
+/// by every CLI verb, so they all behave alike.
+/// </summary>
+public static class BillingHost
+{
+    public const string UsageQueue = "usage";
+
+    public static void Configure(IHostApplicationBuilder builder, BillingSettings settings)
+    {
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<IClock>(SystemClock.Instance);
+        var priceBook = settings.PriceBookPath is { } path ? PriceBook.LoadFile(path) : PriceBook.Default;
+        builder.Services.AddSingleton(priceBook);
+        builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow));
+        builder.Services.AddSingleton<UsageIngestor>();
+
+        builder.Services.AddMarten(opts =>
+            {
+                opts.Connection(settings.ConnectionString);
+                MeteringStore.Configure(opts);
+            })
+            .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
+            .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
+            .ApplyAllDatabaseChangesOnStartup();
+
+        builder.UseWolverine(opts =>
+        {
+            opts.UseSystemTextJsonForSerialization(o => o.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb));
+            opts.Policies.AutoApplyTransactions();
+            opts.PublishMessage<IngestBatch>().ToPostgresqlQueue(UsageQueue);
+            // One ingest transaction at a time per process: decisions read the endpoint state
+            // earlier batches wrote (an advisory lock also orders writers across processes).
+            opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
+            opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
+            opts.UseRuntimeCompilation();
+        });
+    }
+}

@@ -1,0 +1,35 @@
+using NodaTime;
+
+namespace Billing.Host;
+
+/// <summary>
+/// Where the service runs and how patient it is. Read from the environment so the same binary
+/// serves the quick start, CI and production:
+/// BILLING_DB (Npgsql connection string; default: the project-local cluster of scripts/db.sh),
+/// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
+/// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30),
+/// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service).
+/// </summary>
+public sealed record BillingSettings(
+    string ConnectionString,
+    string Urls,
+    Duration RetryWindow,
+    TimeSpan RetryDelay,
+    TimeSpan QueuePollingInterval,
+    string? PriceBookPath = null,
+    bool RunDaemon = true)
+{
+    public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
+
+    public static BillingSettings FromEnvironment()
+    {
+        string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+        return new BillingSettings(
+            Env("BILLING_DB") ?? LocalDatabase,
+            Env("BILLING_URLS") ?? "http://127.0.0.1:5080",
+            Duration.FromMinutes(double.Parse(Env("BILLING_RETRY_WINDOW_MINUTES") ?? "10", System.Globalization.CultureInfo.InvariantCulture)),
+            TimeSpan.FromSeconds(double.Parse(Env("BILLING_RETRY_DELAY_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture)),
+            TimeSpan.FromMilliseconds(100),
+            Env("BILLING_PRICEBOOK"));
+    }
+}

@@ -1,0 +1,110 @@
+using Billing.Host.Features;
+using JasperFx;
+using Microsoft.Extensions.Logging;
+
+namespace Billing.Host;
+
+/// <summary>
+/// The `billing` command. Every verb runs on the same host wiring as the server; see `billing help`.
+/// </summary>
+public static class Cli
+{
+    public const string Help = """
+        billing — event-sourced billing and metering for private endpoints
+
+          billing serve                                   HTTP API on BILLING_URLS (default http://127.0.0.1:5080)
+          billing import FILE.jsonl                       publish a JSON Lines file onto the bus and wait until every record is decided
+          billing usage --account ID --period YYYY-MM [--json]
+          billing replay                                  rebuild every projection from the event store
+          billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
+          billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
+
+        Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var verb = args.FirstOrDefault() ?? "serve";
+        var rest = new CliArgs(args.Skip(1));
+        try
+        {
+            return verb switch
+            {
+                "help" or "--help" or "-h" => Print(Help),
+                "serve" => await ServeAsync(args.Skip(1).ToArray()),
+                "import" => await WithHostAsync(rest, ImportUsage.RunAsync),
+                "usage" => await WithHostAsync(rest, QueryUsage.RunAsync),
+                "replay" => await WithHostAsync(rest, ReplayProjections.RunAsync, daemon: false),
+                "demo" => await WithHostAsync(rest, Demo.RunAsync),
+                "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args),
+                _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
+            };
+        }
+        catch (CliException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"billing: {message}");
+        return 2;
+    }
+
+    static int Print(string text)
+    {
+        Console.WriteLine(text);
+        return 0;
+    }
+
+    static async Task<int> ServeAsync(string[] args)
+    {
+        var settings = BillingSettings.FromEnvironment();
+        await Database.EnsureExistsAsync(settings.ConnectionString);
+        var app = BuildWebApp(args, settings);
+        await app.RunAsync();
+        return 0;
+    }
+
+    public static WebApplication BuildWebApp(string[] args, BillingSettings settings)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.WebHost.UseUrls(settings.Urls);
+        BillingHost.Configure(builder, settings);
+        var app = builder.Build();
+        PostUsageEvents.Map(app);
+        QueryUsage.Map(app);
+        return app;
+    }
+
+    /// <summary>Runs a verb on a started host without an HTTP listener.</summary>
+    static async Task<int> WithHostAsync(CliArgs args, Func<IServiceProvider, CliArgs, CancellationToken, Task<int>> verb, bool daemon = true)
+    {
+        var settings = BillingSettings.FromEnvironment() with { RunDaemon = daemon };
+        await Database.EnsureExistsAsync(settings.ConnectionString);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        BillingHost.Configure(builder, settings);
+        using var host = builder.Build();
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        await host.StartAsync(cancel.Token);
+        try
+        {
+            return await verb(host.Services, args, cancel.Token);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    static Task<int> JasperFxAsync(string[] args)
+    {
+        var settings = BillingSettings.FromEnvironment();
+        var builder = WebApplication.CreateBuilder(args);
+        BillingHost.Configure(builder, settings);
+        return builder.Build().RunJasperFxCommands(args);
+    }
+}

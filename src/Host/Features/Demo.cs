@@ -1,0 +1,44 @@
+using Billing.Metering;
+using Marten;
+using NodaTime;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// The quick start's main job: a month of synthetic usage for a few dozen accounts published
+/// through the bus, then a usage summary per account.
+/// </summary>
+public static class Demo
+{
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var clock = services.GetRequiredService<IClock>();
+        var period = args.Option("period") is { } p
+            ? (BillingPeriod.TryParse(p, out var parsed) ? parsed : throw new CliException($"'{p}' is not a billing period like 2026-10"))
+            : BillingPeriod.Of(clock.GetCurrentInstant()).Previous;
+        var accounts = args.IntOption("accounts", 36);
+        var outDir = args.Option("out") ?? Path.Combine("out", "demo");
+        var file = Path.Combine(outDir, $"usage-{period}.jsonl");
+
+        var synthetic = new SyntheticUsage(period, accounts);
+        var written = synthetic.WriteJsonLines(file);
+        Console.WriteLine($"wrote {written:N0} usage records for {accounts} accounts in {period} to {file}");
+
+        var import = await ImportUsage.ImportAsync(services, file, ImportUsage.BatchSize, ct);
+        Console.WriteLine($"imported through the bus in {import.Elapsed.TotalSeconds:0.0} s ({import.RecordsPerSecond:N0} records/s): " +
+                          $"{import.Accepted:N0} accepted, {import.Duplicates:N0} duplicate, {import.Rejected:N0} rejected");
+
+        await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
+        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
+        Console.WriteLine();
+        Console.WriteLine($"Usage in {period} (as payer; cross-AZ as owner)");
+        Console.WriteLine($"{"account",-14}{"endpoint-hours",16}{"GB processed",22}{"cross-AZ GB",20}");
+        foreach (var u in usage.Values.OrderBy(u => u.AccountId, StringComparer.Ordinal))
+            Console.WriteLine($"{u.AccountId,-14}{u.EndpointHours.Sum(h => h.Hours),16:N0}" +
+                              $"{Gigabytes.FromBytes(u.DataProcessed.Sum(d => d.Bytes)),22:N3}{Gigabytes.FromBytes(u.CrossAz.Sum(c => c.Bytes)),20:N3}");
+        Console.WriteLine($"{"total",-14}{usage.Values.Sum(u => u.EndpointHours.Sum(h => h.Hours)),16:N0}" +
+                          $"{Gigabytes.FromBytes(usage.Values.Sum(u => u.DataProcessed.Sum(d => d.Bytes))),22:N3}" +
+                          $"{Gigabytes.FromBytes(usage.Values.Sum(u => u.CrossAz.Sum(c => c.Bytes))),20:N3}");
+        return 0;
+    }
+}

@@ -1,0 +1,98 @@
+using Billing.Metering;
+using Billing.Metering.Ingestion;
+using Marten;
+using Marten.Events;
+using NodaTime;
+using Npgsql;
+using Wolverine;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// `billing import FILE.jsonl`: publishes a JSON Lines file onto the bus, 1,000 records a message,
+/// then waits until every record is decided and the usage projections have caught up, and prints
+/// accepted / duplicate / rejected counts.
+/// </summary>
+public static class ImportUsage
+{
+    public const int BatchSize = 1_000;
+
+    public sealed record Result(long Records, long Accepted, long Duplicates, long Rejected, TimeSpan Elapsed)
+    {
+        public double RecordsPerSecond => Records / Math.Max(Elapsed.TotalSeconds, 1e-9);
+    }
+
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var file = args.Positional.FirstOrDefault() ?? throw new CliException("usage: billing import FILE.jsonl");
+        if (!File.Exists(file)) throw new CliException($"no such file: {file}");
+        var result = await ImportAsync(services, file, args.IntOption("batch", BatchSize), ct);
+        Console.WriteLine($"imported {result.Records:N0} records in {result.Elapsed.TotalSeconds:0.0} s ({result.RecordsPerSecond:N0} records/s): " +
+                          $"{result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected");
+        return 0;
+    }
+
+    public static async Task<Result> ImportAsync(IServiceProvider services, string file, int batchSize, CancellationToken ct)
+    {
+        var expected = 0L;
+        foreach (var line in File.ReadLines(file)) if (!string.IsNullOrWhiteSpace(line)) expected++;
+
+        var settings = services.GetRequiredService<BillingSettings>();
+        var clock = services.GetRequiredService<IClock>();
+        var store = services.GetRequiredService<IDocumentStore>();
+        var importId = Guid.CreateVersion7();
+        await using (var connection = new NpgsqlConnection(settings.ConnectionString))
+        {
+            await connection.OpenAsync(ct);
+            await using var insert = new NpgsqlCommand($"insert into {MeteringStore.Schema}.imports (id, expected) values (@id, @expected)", connection);
+            insert.Parameters.AddWithValue("id", importId);
+            insert.Parameters.AddWithValue("expected", expected);
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        var publishing = new TerminalProgress("publishing", expected);
+        using var scope = services.CreateScope();
+        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+        var batch = new List<IncomingRecord>(batchSize);
+        var published = 0L;
+        foreach (var line in File.ReadLines(file))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            batch.Add(new IncomingRecord(line, clock.GetCurrentInstant()));
+            if (batch.Count < batchSize) continue;
+            await bus.PublishAsync(new IngestBatch(importId, batch));
+            published += batch.Count;
+            publishing.Report(published);
+            batch = new List<IncomingRecord>(batchSize);
+        }
+        if (batch.Count > 0) await bus.PublishAsync(new IngestBatch(importId, batch));
+        publishing.Done(expected);
+
+        var deciding = new TerminalProgress("deciding", expected);
+        (long Accepted, long Duplicates, long Rejected) counts;
+        while (true)
+        {
+            counts = await CountsAsync(settings.ConnectionString, importId, ct);
+            var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
+            deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
+            if (decided >= expected) break;
+            await Task.Delay(200, ct);
+        }
+        deciding.Done(expected);
+
+        Console.Error.WriteLine("waiting for the usage projections to catch up...");
+        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(30));
+        return new Result(expected, counts.Accepted, counts.Duplicates, counts.Rejected, publishing.Elapsed);
+    }
+
+    static async Task<(long, long, long)> CountsAsync(string connectionString, Guid importId, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand($"select accepted, duplicates, rejected from {MeteringStore.Schema}.imports where id = @id", connection);
+        cmd.Parameters.AddWithValue("id", importId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+}

@@ -1,0 +1,84 @@
+using Billing.Metering.Ingestion;
+using Marten;
+using NodaTime;
+using Wolverine;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// A batch of usage records on the bus. Traffic arrives in the millions, so one message carries
+/// many records (the import sends 1,000 a message); <see cref="ImportId"/> ties it to an import
+/// that waits for its records to be decided.
+/// </summary>
+public sealed record IngestBatch(Guid? ImportId, IReadOnlyList<IncomingRecord> Records);
+
+public static class IngestBatchHandler
+{
+    /// <summary>
+    /// Decides and stores the batch in one transaction (Wolverine commits the session together with
+    /// any outgoing message); records waiting for an event in flight come back later as a new batch.
+    /// </summary>
+    public static async Task<OutgoingMessages> Handle(IngestBatch batch, IDocumentSession session, UsageIngestor ingestor, BillingSettings settings, CancellationToken ct)
+    {
+        var plan = await ingestor.IngestAsync(session, batch.Records, batch.ImportId, ct);
+        var outgoing = new OutgoingMessages();
+        if (plan.Waiting.Count > 0) outgoing.Delay(new IngestBatch(batch.ImportId, plan.Waiting), settings.RetryDelay);
+        return outgoing;
+    }
+}
+
+/// <summary>
+/// POST /api/usage/events: a JSON array of up to 10,000 records, decided at once and answered per
+/// record (accepted / duplicate / rejected with reason / pending while it waits for an event in flight).
+/// </summary>
+public static class PostUsageEvents
+{
+    public const int MaxRecords = 10_000;
+
+    public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle);
+
+    static async Task<IResult> Handle(HttpRequest request, IDocumentStore store, UsageIngestor ingestor, IClock clock,
+        Wolverine.Marten.IMartenOutbox outbox, BillingSettings settings, CancellationToken ct)
+    {
+        System.Text.Json.JsonDocument body;
+        try
+        {
+            body = await System.Text.Json.JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return Results.BadRequest(new { error = $"the body is not valid JSON: {e.Message}" });
+        }
+        using (body)
+        {
+            if (body.RootElement.ValueKind != System.Text.Json.JsonValueKind.Array)
+                return Results.BadRequest(new { error = "the body must be a JSON array of usage records" });
+            var count = body.RootElement.GetArrayLength();
+            if (count > MaxRecords)
+                return Results.Json(new { error = $"the batch has {count} records; at most {MaxRecords} are accepted per request" }, statusCode: StatusCodes.Status413PayloadTooLarge);
+
+            var now = clock.GetCurrentInstant();
+            var records = body.RootElement.EnumerateArray().Select(e => new IncomingRecord(e.GetRawText(), now)).ToList();
+            await using var session = store.LightweightSession();
+            outbox.Enroll(session);
+            var plan = await ingestor.IngestAsync(session, records, null, ct);
+            if (plan.Waiting.Count > 0) await outbox.ScheduleAsync(new IngestBatch(null, plan.Waiting), settings.RetryDelay);
+            await session.SaveChangesAsync(ct);
+            return Results.Json(new
+            {
+                accepted = plan.Count(RecordStatus.Accepted),
+                duplicates = plan.Count(RecordStatus.Duplicate),
+                rejected = plan.Count(RecordStatus.Rejected),
+                pending = plan.Count(RecordStatus.Pending),
+                results = plan.Outcomes.Select(o => new
+                {
+                    index = o.Index,
+                    id = o.RecordId,
+                    status = o.Status.ToString().ToLowerInvariant(),
+                    code = o.Reason?.Code,
+                    reason = o.Reason?.Message,
+                }),
+            }, Billing.Events.RecordJson.Options);
+        }
+    }
+}

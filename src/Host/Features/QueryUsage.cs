@@ -1,0 +1,67 @@
+using System.Text.Json.Nodes;
+using Billing.Events;
+using Billing.Metering;
+using Marten;
+using Marten.Events;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// An account's usage for a period: GET /api/usage/{accountId}/{period} and
+/// `billing usage --account A --period YYYY-MM [--json]`.
+/// </summary>
+public static class QueryUsage
+{
+    public static void Map(WebApplication app) =>
+        app.MapGet("/api/usage/{accountId}/{period}", async (string accountId, string period, IQuerySession session, CancellationToken ct) =>
+        {
+            if (Validate(accountId, period) is { } error) return Results.BadRequest(new { error });
+            var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), ct);
+            return Results.Text(ToJson(usage).ToJsonString(RecordJson.Options), "application/json");
+        });
+
+    public static string? Validate(string? accountId, string? period) =>
+        accountId is null || accountId.Length != 12 || !accountId.All(char.IsAsciiDigit) ? $"'{accountId}' is not an account id (12 digits)"
+        : !BillingPeriod.TryParse(period, out _) ? $"'{period}' is not a billing period like 2026-10 (YYYY-MM)"
+        : null;
+
+    /// <summary>The usage JSON of the interface: hours and bytes as integers, GB as strings with 9 places.</summary>
+    public static JsonObject ToJson(AccountUsage usage) => new()
+    {
+        ["accountId"] = usage.AccountId,
+        ["period"] = usage.Period.ToString(),
+        ["endpointHours"] = new JsonArray(usage.EndpointHours.Select(h => (JsonNode)new JsonObject
+        {
+            ["region"] = h.Region, ["endpointType"] = h.EndpointType.ToString(), ["azId"] = h.AzId, ["hours"] = h.Hours,
+        }).ToArray()),
+        ["dataProcessed"] = new JsonArray(usage.DataProcessed.Select(d => (JsonNode)new JsonObject
+        {
+            ["region"] = d.Region, ["pool"] = d.Pool, ["bytes"] = d.Bytes, ["gb"] = Gigabytes.Format(d.Gb),
+        }).ToArray()),
+        ["crossAz"] = new JsonArray(usage.CrossAz.Select(c => (JsonNode)new JsonObject
+        {
+            ["region"] = c.Region, ["bytes"] = c.Bytes, ["gb"] = Gigabytes.Format(c.Gb),
+        }).ToArray()),
+    };
+
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var account = args.Option("account");
+        var periodText = args.Option("period");
+        if (Validate(account, periodText) is { } error) return Cli.Fail(error);
+        var store = services.GetRequiredService<IDocumentStore>();
+        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(5));
+        await using var session = store.QuerySession();
+        var usage = await UsageQueries.ForAccountAsync(session, account!, BillingPeriod.Parse(periodText!), ct);
+        if (args.Flag("json"))
+        {
+            Console.WriteLine(ToJson(usage).ToJsonString(RecordJson.Options));
+            return 0;
+        }
+        Console.WriteLine($"Usage of account {usage.AccountId} in {usage.Period}");
+        foreach (var h in usage.EndpointHours) Console.WriteLine($"  endpoint-hours  {h.Region,-15} {h.EndpointType,-20} {h.AzId,-10} {h.Hours,8} h");
+        foreach (var d in usage.DataProcessed) Console.WriteLine($"  data processed  {d.Region,-15} {d.Pool,-20} {Gigabytes.Format(d.Gb),22} GB");
+        foreach (var c in usage.CrossAz) Console.WriteLine($"  cross-AZ        {c.Region,-15} {"",-20} {Gigabytes.Format(c.Gb),22} GB");
+        return 0;
+    }
+}

@@ -1,0 +1,65 @@
+using Billing.Metering;
+using JasperFx.Events.Daemon;
+using Marten;
+using Marten.Events;
+using Npgsql;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// `billing replay`: rebuilds every projection (endpoint timelines, account profiles, traffic
+/// sums) from the event store, showing how far each has come. Usage afterwards equals usage
+/// before: the event store is the only source of truth.
+/// </summary>
+public static class ReplayProjections
+{
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        var settings = services.GetRequiredService<BillingSettings>();
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        var events = await ReplayAsync(store, settings.ConnectionString, ct);
+        Console.WriteLine($"replayed {events:N0} events into every projection in {timer.Elapsed.TotalSeconds:0.0} s");
+        return 0;
+    }
+
+    public static async Task<long> ReplayAsync(IDocumentStore store, string connectionString, CancellationToken ct)
+    {
+        var highWater = await ScalarAsync(connectionString, $"select coalesce(max(seq_id), 0) from {MeteringStore.Schema}.mt_events", ct);
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        foreach (var name in store.Options.Events.Projections().Select(p => p.Name).Distinct())
+        {
+            var progress = new TerminalProgress($"replay {name}", highWater);
+            using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var watcher = WatchAsync(connectionString, name, progress, watching.Token);
+            await daemon.RebuildProjectionAsync(name, TimeSpan.FromMinutes(30), ct);
+            await watching.CancelAsync();
+            await watcher;
+            progress.Done(highWater);
+        }
+        return highWater;
+    }
+
+    static async Task WatchAsync(string connectionString, string name, TerminalProgress progress, CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(500, ct);
+                var done = await ScalarAsync(connectionString,
+                    $"select coalesce(max(last_seq_id), 0) from {MeteringStore.Schema}.mt_event_progression where name like '{name.Replace("'", "''")}%'", ct);
+                progress.Report(done);
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    static async Task<long> ScalarAsync(string connectionString, string sql, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
+    }
+}

@@ -1,0 +1,93 @@
+using Billing.Events;
+using Billing.Metering.Accounts;
+using Marten;
+using NodaTime;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Billing.Metering.Ingestion;
+
+/// <summary>Ingestion settings: known regions (from the price book) and how long a record may
+/// wait for an event still in flight before it is dead-lettered.</summary>
+public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duration RetryWindow)
+{
+    public static readonly Duration DefaultRetryWindow = Duration.FromMinutes(10);
+}
+
+/// <summary>
+/// Writes one batch of records into the event store inside the caller's Marten session:
+/// loads what the decision needs, lets <see cref="BatchDecider"/> decide, then appends events,
+/// records the accepted ids and stores dead letters, all in the session's one transaction, so a
+/// retried batch is never lost nor counted twice. Batches are serialised across processes by a
+/// transaction-scoped advisory lock: decisions read endpoint state that earlier batches write.
+/// </summary>
+public sealed class UsageIngestor(IngestionOptions options, IClock clock)
+{
+    const long IngestLock = 0x6269_6C6C_696E_6701; // "billing" + 1
+
+    public async Task<BatchPlan> IngestAsync(IDocumentSession session, IReadOnlyList<IncomingRecord> records, Guid? importId, CancellationToken ct)
+    {
+        var now = clock.GetCurrentInstant();
+        var batch = ParsedBatch.Parse(records, new ParseContext(now, options.KnownRegions));
+
+        await session.BeginTransactionAsync(ct);
+        var connection = (NpgsqlConnection)session.Connection!;
+        await Execute(connection, $"select pg_advisory_xact_lock({IngestLock})", ct);
+
+        var fingerprints = await KnownFingerprints(connection, batch.RecordIds, ct);
+        var timelines = (await session.LoadManyAsync<EndpointTimeline>(ct, batch.EndpointIds)).ToDictionary(t => t.Id);
+        var opened = (await session.LoadManyAsync<AccountProfile>(ct, batch.AccountIds)).Select(a => a.Id).ToHashSet();
+
+        var plan = BatchDecider.Decide(batch, now, options.RetryWindow, fingerprints, timelines, opened);
+
+        foreach (var (accountId, events) in plan.AccountEvents)
+            if (plan.NewAccounts.Contains(accountId)) session.Events.StartStream<AccountProfile>(accountId, events);
+            else session.Events.Append(accountId, events);
+        foreach (var (endpointId, events) in plan.EndpointEvents)
+            if (plan.NewEndpoints.Contains(endpointId)) session.Events.StartStream<EndpointTimeline>(endpointId, events);
+            else session.Events.Append(endpointId, events);
+        if (plan.TrafficByEndpoint.Count > 0)
+            session.Events.StartStream($"traffic/{Guid.CreateVersion7()}",
+                plan.TrafficByEndpoint.Select(kv => (object)new TrafficRecorded(kv.Key, kv.Value)).ToArray());
+        if (plan.DeadLetters.Count > 0) session.Store(plan.DeadLetters.ToArray());
+
+        if (plan.AcceptedIds.Count > 0)
+        {
+            await using var insert = new NpgsqlCommand(
+                $"insert into {MeteringStore.Schema}.record_ids (id, fingerprint) select * from unnest(@ids, @fingerprints)", connection);
+            insert.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = plan.AcceptedIds.Select(a => a.Id).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter("fingerprints", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = plan.AcceptedIds.Select(a => a.Fingerprint).ToArray() });
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        if (importId is { } id)
+        {
+            await using var progress = new NpgsqlCommand(
+                $"update {MeteringStore.Schema}.imports set accepted = accepted + @a, duplicates = duplicates + @d, rejected = rejected + @r where id = @id", connection);
+            progress.Parameters.AddWithValue("a", (long)plan.Count(RecordStatus.Accepted));
+            progress.Parameters.AddWithValue("d", (long)plan.Count(RecordStatus.Duplicate));
+            progress.Parameters.AddWithValue("r", (long)plan.Count(RecordStatus.Rejected));
+            progress.Parameters.AddWithValue("id", id);
+            await progress.ExecuteNonQueryAsync(ct);
+        }
+
+        return plan;
+    }
+
+    static async Task<Dictionary<string, byte[]>> KnownFingerprints(NpgsqlConnection connection, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        var known = new Dictionary<string, byte[]>();
+        if (ids.Count == 0) return known;
+        await using var cmd = new NpgsqlCommand($"select id, fingerprint from {MeteringStore.Schema}.record_ids where id = any(@ids)", connection);
+        cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids.ToArray() });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) known[reader.GetString(0)] = (byte[])reader[1];
+        return known;
+    }
+
+    static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

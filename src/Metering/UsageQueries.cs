@@ -1,0 +1,39 @@
+using Billing.Events;
+using Marten;
+
+namespace Billing.Metering;
+
+/// <summary>Reads the metered facts of a period from Marten and hands them to <see cref="UsageCalculator"/>.</summary>
+public static class UsageQueries
+{
+    /// <summary>One account's usage: endpoint-hours and data processed as payer, cross-AZ as owner.</summary>
+    public static async Task<AccountUsage> ForAccountAsync(IQuerySession session, string accountId, BillingPeriod period, CancellationToken ct = default)
+    {
+        var endpoints = await session.Query<EndpointTimeline>().Where(x => x.Accounts.Contains(accountId)).ToListAsync(ct);
+        var usage = await ComputeAsync(session, endpoints, period, ct);
+        return usage.GetValueOrDefault(accountId) ?? AccountUsage.Empty(accountId, period);
+    }
+
+    /// <summary>Every account's usage in the period.</summary>
+    public static async Task<Dictionary<string, AccountUsage>> ForPeriodAsync(IQuerySession session, BillingPeriod period, CancellationToken ct = default)
+    {
+        var endpoints = await session.Query<EndpointTimeline>().ToListAsync(ct);
+        return await ComputeAsync(session, endpoints, period, ct);
+    }
+
+    static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, CancellationToken ct)
+    {
+        var endpoints = all.Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
+        var traffic = (await session.LoadManyAsync<EndpointTrafficMonth>(ct, endpoints.Select(e => EndpointTrafficMonth.IdOf(e.Id, period))))
+            .ToDictionary(t => t.EndpointId);
+
+        var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
+        foreach (var e in endpoints.Where(e => UsageCalculator.SplitHours(e, period).Count > 0))
+        {
+            var batches = await session.Events.QueryRawEventDataOnly<TrafficRecorded>().Where(x => x.EndpointId == e.Id).ToListAsync(ct);
+            raw[e.Id] = batches.SelectMany(b => b.Records).Where(r => period.Contains(r.At)).ToList();
+        }
+
+        return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));
+    }
+}
