@@ -22,10 +22,10 @@ public static class BillingHost
 {
     public const string UsageQueue = "usage";
 
-    public static void Configure(IHostApplicationBuilder builder, BillingSettings settings)
+    public static void Configure(IHostApplicationBuilder builder, BillingSettings settings, IClock clock)
     {
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<IClock>(SystemClock.Instance);
+        builder.Services.AddSingleton(clock);
         var priceBook = settings.PriceBookPath is { } path ? PriceBook.LoadFile(path) : PriceBook.Default;
         builder.Services.AddSingleton(priceBook);
         builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow));

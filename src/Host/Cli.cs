@@ -22,7 +22,7 @@ public static class Cli
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
         """;
 
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args, NodaTime.IClock clock)
     {
         var verb = args.FirstOrDefault() ?? "serve";
         var rest = new CliArgs(args.Skip(1));
@@ -31,12 +31,12 @@ public static class Cli
             return verb switch
             {
                 "help" or "--help" or "-h" => Print(Help),
-                "serve" => await ServeAsync(args.Skip(1).ToArray()),
-                "import" => await WithHostAsync(rest, ImportUsage.RunAsync),
-                "usage" => await WithHostAsync(rest, QueryUsage.RunAsync),
-                "replay" => await WithHostAsync(rest, ReplayProjections.RunAsync, daemon: false),
-                "demo" => await WithHostAsync(rest, Demo.RunAsync),
-                "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args),
+                "serve" => await ServeAsync(args.Skip(1).ToArray(), clock),
+                "import" => await WithHostAsync(rest, clock, ImportUsage.RunAsync),
+                "usage" => await WithHostAsync(rest, clock, QueryUsage.RunAsync),
+                "replay" => await WithHostAsync(rest, clock, ReplayProjections.RunAsync, daemon: false),
+                "demo" => await WithHostAsync(rest, clock, Demo.RunAsync),
+                "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args, clock),
                 _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
             };
         }
@@ -58,20 +58,20 @@ public static class Cli
         return 0;
     }
 
-    static async Task<int> ServeAsync(string[] args)
+    static async Task<int> ServeAsync(string[] args, NodaTime.IClock clock)
     {
         var settings = BillingSettings.FromEnvironment();
         await Database.EnsureExistsAsync(settings.ConnectionString);
-        var app = BuildWebApp(args, settings);
+        var app = BuildWebApp(args, settings, clock);
         await app.RunAsync();
         return 0;
     }
 
-    public static WebApplication BuildWebApp(string[] args, BillingSettings settings)
+    public static WebApplication BuildWebApp(string[] args, BillingSettings settings, NodaTime.IClock clock)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.WebHost.UseUrls(settings.Urls);
-        BillingHost.Configure(builder, settings);
+        BillingHost.Configure(builder, settings, clock);
         var app = builder.Build();
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
@@ -79,13 +79,13 @@ public static class Cli
     }
 
     /// <summary>Runs a verb on a started host without an HTTP listener.</summary>
-    static async Task<int> WithHostAsync(CliArgs args, Func<IServiceProvider, CliArgs, CancellationToken, Task<int>> verb, bool daemon = true)
+    static async Task<int> WithHostAsync(CliArgs args, NodaTime.IClock clock, Func<IServiceProvider, CliArgs, CancellationToken, Task<int>> verb, bool daemon = true)
     {
         var settings = BillingSettings.FromEnvironment() with { RunDaemon = daemon };
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        BillingHost.Configure(builder, settings);
+        BillingHost.Configure(builder, settings, clock);
         using var host = builder.Build();
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -100,11 +100,11 @@ public static class Cli
         }
     }
 
-    static Task<int> JasperFxAsync(string[] args)
+    static Task<int> JasperFxAsync(string[] args, NodaTime.IClock clock)
     {
         var settings = BillingSettings.FromEnvironment();
         var builder = WebApplication.CreateBuilder(args);
-        BillingHost.Configure(builder, settings);
+        BillingHost.Configure(builder, settings, clock);
         return builder.Build().RunJasperFxCommands(args);
     }
 }
