@@ -50,6 +50,7 @@ public static partial class RecordParser
             if (r.Error is not null) return Fail(r.Error, null);
             var type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
             if (type is null && root.TryGetProperty("type", out _)) return Fail(RecordError.Invalid("type", "must be a string"), id);
+            if (!TypeNames.Contains(type ?? "")) return Fail(RecordError.UnknownType(type), id);
             var at = r.Instant("at");
             IUsageRecord? record = type switch
             {
@@ -72,6 +73,12 @@ public static partial class RecordParser
             return new ParseResult(record, null, id);
         }
     }
+
+    static readonly HashSet<string> TypeNames =
+    [
+        "account.opened", "account.address-changed", "endpoint.created", "endpoint.az-added", "endpoint.az-removed",
+        "endpoint.accepted", "endpoint.rejected", "endpoint.payer-changed", "endpoint.deleted", "traffic.processed",
+    ];
 
     public static string Format(Instant at) => InstantPattern.ExtendedIso.Format(at);
 

@@ -51,25 +51,14 @@ public sealed class UsageIngestor(IngestionOptions options, IClock clock)
                 plan.TrafficByEndpoint.Select(kv => (object)new TrafficRecorded(kv.Key, kv.Value)).ToArray());
         if (plan.DeadLetters.Count > 0) session.Store(plan.DeadLetters.ToArray());
 
+        // Queued, not executed: they commit with the events in SaveChanges (which does nothing,
+        // and commits nothing, for a session without queued work).
         if (plan.AcceptedIds.Count > 0)
-        {
-            await using var insert = new NpgsqlCommand(
-                $"insert into {MeteringStore.Schema}.record_ids (id, fingerprint) select * from unnest(@ids, @fingerprints)", connection);
-            insert.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = plan.AcceptedIds.Select(a => a.Id).ToArray() });
-            insert.Parameters.Add(new NpgsqlParameter("fingerprints", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = plan.AcceptedIds.Select(a => a.Fingerprint).ToArray() });
-            await insert.ExecuteNonQueryAsync(ct);
-        }
-
+            session.QueueSqlCommand($"insert into {MeteringStore.Schema}.record_ids (id, fingerprint) select * from unnest(?, ?)",
+                plan.AcceptedIds.Select(a => a.Id).ToArray(), plan.AcceptedIds.Select(a => a.Fingerprint).ToArray());
         if (importId is { } id)
-        {
-            await using var progress = new NpgsqlCommand(
-                $"update {MeteringStore.Schema}.imports set accepted = accepted + @a, duplicates = duplicates + @d, rejected = rejected + @r where id = @id", connection);
-            progress.Parameters.AddWithValue("a", (long)plan.Count(RecordStatus.Accepted));
-            progress.Parameters.AddWithValue("d", (long)plan.Count(RecordStatus.Duplicate));
-            progress.Parameters.AddWithValue("r", (long)plan.Count(RecordStatus.Rejected));
-            progress.Parameters.AddWithValue("id", id);
-            await progress.ExecuteNonQueryAsync(ct);
-        }
+            session.QueueSqlCommand($"update {MeteringStore.Schema}.imports set accepted = accepted + ?, duplicates = duplicates + ?, rejected = rejected + ? where id = ?",
+                (long)plan.Count(RecordStatus.Accepted), (long)plan.Count(RecordStatus.Duplicate), (long)plan.Count(RecordStatus.Rejected), id);
 
         return plan;
     }
