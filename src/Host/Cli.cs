@@ -17,6 +17,7 @@ public static class Cli
           billing usage --account ID --period YYYY-MM [--json]
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
+          billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
           billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
 
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
@@ -36,6 +37,7 @@ public static class Cli
                 "usage" => await WithHostAsync(rest, clock, QueryUsage.RunAsync),
                 "replay" => await WithHostAsync(rest, clock, ReplayProjections.RunAsync, daemon: false),
                 "demo" => await WithHostAsync(rest, clock, Demo.RunAsync),
+                "generate" => await GenerateUsage.RunAsync(rest, clock),
                 "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args, clock),
                 _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
             };

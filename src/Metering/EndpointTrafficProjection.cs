@@ -6,21 +6,21 @@ namespace Billing.Metering;
 
 /// <summary>
 /// Sums each <see cref="TrafficRecorded"/> batch into the traffic documents of the endpoint's
-/// periods. A batch can straddle a month end, so one event may feed two documents; Evolve is
+/// periods. A batch can straddle a day end, so one event may feed two documents; Evolve is
 /// given the document id, which says which period's records to add.
 /// </summary>
-public partial class EndpointTrafficProjection : MultiStreamProjection<EndpointTrafficMonth, string>
+public partial class EndpointTrafficProjection : MultiStreamProjection<EndpointTrafficDay, string>
 {
     public EndpointTrafficProjection()
     {
-        Identities<TrafficRecorded>(e => EndpointTrafficMonth.IdsOf(e).ToList());
+        Identities<TrafficRecorded>(e => EndpointTrafficDay.IdsOf(e).ToList());
     }
 
-    public override EndpointTrafficMonth? Evolve(EndpointTrafficMonth? month, string id, IEvent e)
+    public override EndpointTrafficDay? Evolve(EndpointTrafficDay? day, string id, IEvent e)
     {
-        if (e.Data is not TrafficRecorded traffic) return month;
-        month ??= new EndpointTrafficMonth { Id = id };
-        month.Add(traffic);
-        return month;
+        if (e.Data is not TrafficRecorded traffic) return day;
+        day ??= new EndpointTrafficDay { Id = id };
+        day.Add(traffic);
+        return day;
     }
 }

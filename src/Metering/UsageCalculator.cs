@@ -2,12 +2,13 @@ using Billing.Events;
 
 namespace Billing.Metering;
 
-/// <summary>What the calculator reads: the period's endpoints, their hourly traffic sums, and
+/// <summary>What the calculator reads: the period's endpoints, their hourly traffic sums (hours
+/// indexed within the period), and
 /// the raw traffic records of endpoints whose payer changed part-way through an hour.</summary>
 public sealed record MeteringInput(
     BillingPeriod Period,
     IReadOnlyCollection<EndpointTimeline> Endpoints,
-    IReadOnlyDictionary<string, EndpointTrafficMonth> TrafficByEndpoint,
+    IReadOnlyDictionary<string, IReadOnlyList<TrafficBucket>> TrafficByEndpoint,
     IReadOnlyDictionary<string, IReadOnlyList<TrafficProcessed>> RawTrafficByEndpoint);
 
 /// <summary>
@@ -43,8 +44,8 @@ public static class UsageCalculator
                 }
 
             var split = SplitHours(e, period);
-            if (input.TrafficByEndpoint.TryGetValue(e.Id, out var month))
-                foreach (var b in month.Buckets())
+            if (input.TrafficByEndpoint.TryGetValue(e.Id, out var buckets))
+                foreach (var b in buckets)
                 {
                     if (!split.Contains(b.Hour)) AddProcessed(e.PayerAt(period.HourStart(b.Hour)), e, b.Bytes);
                     // Cross-AZ transfer is charged to the owner, so payer splits do not matter here.

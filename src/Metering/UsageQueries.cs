@@ -24,8 +24,9 @@ public static class UsageQueries
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, CancellationToken ct)
     {
         var endpoints = all.Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
-        var traffic = (await session.LoadManyAsync<EndpointTrafficMonth>(ct, endpoints.Select(e => EndpointTrafficMonth.IdOf(e.Id, period))))
-            .ToDictionary(t => t.EndpointId);
+        var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, endpoints.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
+        var traffic = days.GroupBy(d => d.EndpointId)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
 
         var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
         foreach (var e in endpoints.Where(e => UsageCalculator.SplitHours(e, period).Count > 0))

@@ -73,6 +73,9 @@ public sealed class SyntheticUsage(BillingPeriod period, int accounts, int seed 
                 if (random.Next(8) == 0)
                     records.Add(new EndpointDeleted(Id("ep"), period.Start + Duration.FromDays(20) + Duration.FromMinutes(random.Next(60 * 24 * 5)), endpointId));
 
+                if (records.OfType<EndpointDeleted>().FirstOrDefault() is { } deletion)
+                    records.RemoveAll(r => r is not EndpointDeleted && r.At >= deletion.At);
+
                 var timeline = EndpointTimeline.Create((EndpointCreated)records[0]);
                 foreach (var r in records.Skip(1).OfType<IEndpointRecord>()) timeline.Include(r);
                 endpoints.Add(timeline);

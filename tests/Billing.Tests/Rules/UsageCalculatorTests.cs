@@ -21,12 +21,14 @@ public class UsageCalculatorTests
             new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
         Assert.All(plan.Outcomes, o => Assert.Equal(RecordStatus.Accepted, o.Status));
 
-        var traffic = new Dictionary<string, EndpointTrafficMonth>();
+        var traffic = new Dictionary<string, IReadOnlyList<TrafficBucket>>();
         foreach (var (endpointId, records) in plan.TrafficByEndpoint)
         {
-            var month = new EndpointTrafficMonth { Id = EndpointTrafficMonth.IdOf(endpointId, period) };
-            month.Add(new TrafficRecorded(endpointId, records));
-            traffic[endpointId] = month;
+            var batch = new TrafficRecorded(endpointId, records);
+            traffic[endpointId] = EndpointTrafficDay.IdsOf(batch)
+                .Select(id => new EndpointTrafficDay { Id = id })
+                .Where(d => { d.Add(batch); return d.Period == period.ToString(); })
+                .SelectMany(d => d.Buckets()).ToList();
         }
         var raw = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
         return UsageCalculator.Compute(new MeteringInput(period, timelines.Values, traffic, raw));

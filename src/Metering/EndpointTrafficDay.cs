@@ -1,0 +1,61 @@
+using Billing.Events;
+using NodaTime;
+
+namespace Billing.Metering;
+
+/// <summary>
+/// Bytes processed by one endpoint on one UTC day, summed per clock hour, AZ and source AZ.
+/// Hourly sums keep the document small however many traffic records arrive, and are enough to
+/// charge each hour's bytes to its payer (an hour in which the payer changes part-way is charged
+/// from the raw records instead, see <see cref="UsageCalculator"/>). A document per day rather
+/// than per month keeps each projection write small: the async daemon rewrites a whole document
+/// whenever traffic is added to it. Id: "{endpointId}/{yyyy-MM-dd}".
+/// Built by <see cref="EndpointTrafficProjection"/>.
+/// </summary>
+public sealed class EndpointTrafficDay
+{
+    public string Id { get; set; } = "";
+    public string EndpointId { get; set; } = "";
+    public string Period { get; set; } = "";
+
+    /// <summary>Bytes by key "{hour of the period}|{azId}|{sourceAzId}" (source empty when absent).</summary>
+    public Dictionary<string, decimal> Bytes { get; set; } = [];
+
+    public static string IdOf(string endpointId, LocalDate day) => $"{endpointId}/{day:yyyy'-'MM'-'dd}";
+
+    public static IEnumerable<string> IdsOf(TrafficRecorded e) =>
+        e.Records.Select(r => r.At.InUtc().Date).Distinct().Select(d => IdOf(e.EndpointId, d));
+
+    /// <summary>The ids of an endpoint's documents for every day of a period.</summary>
+    public static IEnumerable<string> IdsOf(string endpointId, BillingPeriod period)
+    {
+        for (var day = period.Start.InUtc().Date; day < period.End.InUtc().Date; day = day.PlusDays(1))
+            yield return IdOf(endpointId, day);
+    }
+
+    /// <summary>Adds the records of <paramref name="e"/> that fall on this document's day.</summary>
+    public void Add(TrafficRecorded e)
+    {
+        var slash = Id.LastIndexOf('/');
+        if (slash < 0) throw new InvalidOperationException("the document's id must be set before traffic is added");
+        var day = NodaTime.Text.LocalDatePattern.Iso.Parse(Id[(slash + 1)..]).Value;
+        var period = new BillingPeriod(day.Year, day.Month);
+        EndpointId = Id[..slash];
+        Period = period.ToString();
+        foreach (var r in e.Records)
+        {
+            if (r.At.InUtc().Date != day) continue;
+            var key = $"{period.HourIndex(r.At)}|{r.AzId}|{r.SourceAzId}";
+            Bytes[key] = Bytes.GetValueOrDefault(key) + r.Bytes;
+        }
+    }
+
+    public IEnumerable<TrafficBucket> Buckets() => Bytes.Select(kv =>
+    {
+        var parts = kv.Key.Split('|');
+        return new TrafficBucket(int.Parse(parts[0]), parts[1], parts[2].Length == 0 ? null : parts[2], kv.Value);
+    });
+}
+
+/// <summary>Bytes of one clock hour (index within the period) through one AZ from one source AZ.</summary>
+public sealed record TrafficBucket(int Hour, string AzId, string? SourceAzId, decimal Bytes);
