@@ -1,5 +1,6 @@
 using Billing.Host.Features;
 using Billing.Invoicing;
+using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using JasperFx.CodeGeneration;
@@ -21,6 +22,15 @@ namespace Billing.Host;
 public static class BillingHost
 {
     public const string UsageQueue = "usage";
+    public const string InvoicingQueue = "invoicing";
+
+    /// <summary>Downstream consumers listen here for <see cref="InvoiceIssuedNotice"/>.</summary>
+    public const string InvoiceIssuedQueue = "invoice_issued";
+
+    /// <summary>The seller printed on every invoice.</summary>
+    public static readonly Seller Seller = new("PrivateLink Metering Services K.K.",
+        new Billing.Events.BillingAddress("1-2-3 Otemachi, Chiyoda-ku", "Otemachi Tower 20F", "Tokyo", "100-0004", "JP"),
+        TaxRegistration: "T1234567890123", Contact: "billing@example.com");
 
     public static void Configure(IHostApplicationBuilder builder, BillingSettings settings, IClock clock)
     {
@@ -30,11 +40,14 @@ public static class BillingHost
         builder.Services.AddSingleton(priceBook);
         builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow));
         builder.Services.AddSingleton<UsageIngestor>();
+        builder.Services.AddSingleton(Seller);
+        builder.Services.AddSingleton<InvoiceIssuer>();
 
         builder.Services.AddMarten(opts =>
             {
                 opts.Connection(settings.ConnectionString);
                 MeteringStore.Configure(opts);
+                InvoiceStore.Configure(opts);
             })
             .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
@@ -48,6 +61,10 @@ public static class BillingHost
             // One ingest transaction at a time per process: decisions read the endpoint state
             // earlier batches wrote (an advisory lock also orders writers across processes).
             opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
+            opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
+            opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
+            opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
+            opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });

@@ -8,7 +8,8 @@ namespace Billing.Host;
 /// BILLING_DB (Npgsql connection string; default: the project-local cluster of scripts/db.sh),
 /// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
 /// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30),
-/// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service).
+/// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
+/// BILLING_CLOSE_GRACE_HOURS (default 24).
 /// </summary>
 public sealed record BillingSettings(
     string ConnectionString,
@@ -17,9 +18,13 @@ public sealed record BillingSettings(
     TimeSpan RetryDelay,
     TimeSpan QueuePollingInterval,
     string? PriceBookPath = null,
+    Duration? CloseGraceOverride = null,
     bool RunDaemon = true)
 {
     public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
+
+    /// <summary>How long after a period's end it closes by itself (default 24 h).</summary>
+    public Duration CloseGrace => CloseGraceOverride ?? Duration.FromHours(24);
 
     public static BillingSettings FromEnvironment()
     {
@@ -30,6 +35,7 @@ public sealed record BillingSettings(
             Duration.FromMinutes(double.Parse(Env("BILLING_RETRY_WINDOW_MINUTES") ?? "10", System.Globalization.CultureInfo.InvariantCulture)),
             TimeSpan.FromSeconds(double.Parse(Env("BILLING_RETRY_DELAY_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture)),
             TimeSpan.FromMilliseconds(100),
-            Env("BILLING_PRICEBOOK"));
+            Env("BILLING_PRICEBOOK"),
+            Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null);
     }
 }

@@ -15,6 +15,9 @@ public static class Cli
           billing serve                                   HTTP API on BILLING_URLS (default http://127.0.0.1:5080)
           billing import FILE.jsonl                       publish a JSON Lines file onto the bus and wait until every record is decided
           billing usage --account ID --period YYYY-MM [--json]
+          billing close --period YYYY-MM                  close a period now (ignoring the grace period) and wait for every invoice
+          billing invoices --period YYYY-MM [--json]      the period's invoices (spec section 10 JSON with --json)
+          billing invoice pdf NUMBER --out FILE           an issued invoice's PDF
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
           billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
@@ -38,6 +41,9 @@ public static class Cli
                 "replay" => await WithHostAsync(rest, clock, ReplayProjections.RunAsync, daemon: false),
                 "demo" => await WithHostAsync(rest, clock, Demo.RunAsync),
                 "generate" => await GenerateUsage.RunAsync(rest, clock),
+                "close" => await WithHostAsync(rest, clock, CloseCommand.RunAsync),
+                "invoices" => await WithHostAsync(rest, clock, QueryInvoices.ListCommandAsync),
+                "invoice" => await WithHostAsync(rest, clock, QueryInvoices.PdfCommandAsync),
                 "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args, clock),
                 _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
             };
@@ -77,6 +83,7 @@ public static class Cli
         var app = builder.Build();
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
+        QueryInvoices.Map(app);
         return app;
     }
 

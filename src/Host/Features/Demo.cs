@@ -6,7 +6,8 @@ namespace Billing.Host.Features;
 
 /// <summary>
 /// The quick start's main job: a month of synthetic usage for a few dozen accounts published
-/// through the bus, then a usage summary per account.
+/// through the bus, a usage summary per account, then the period closed into invoices whose PDFs
+/// are written to out/demo/invoices/YYYY-MM.
 /// </summary>
 public static class Demo
 {
@@ -39,6 +40,16 @@ public static class Demo
         Console.WriteLine($"{"total",-14}{usage.Values.Sum(u => u.EndpointHours.Sum(h => h.Hours)),16:N0}" +
                           $"{Gigabytes.FromBytes(usage.Values.Sum(u => u.DataProcessed.Sum(d => d.Bytes))),22:N3}" +
                           $"{Gigabytes.FromBytes(usage.Values.Sum(u => u.CrossAz.Sum(c => c.Bytes))),20:N3}");
+
+        Console.WriteLine();
+        var invoices = await CloseCommand.CloseAsync(services, period, ct);
+        var pdfDir = Path.Combine(outDir, "invoices", period.ToString());
+        Directory.CreateDirectory(pdfDir);
+        foreach (var invoice in invoices)
+            await File.WriteAllBytesAsync(Path.Combine(pdfDir, $"{invoice.Number}.pdf"),
+                await Billing.Invoicing.Issuing.InvoiceIssuer.PdfAsync(session, invoice.Number, ct) ?? [], ct);
+        Console.WriteLine($"Invoices for {period} (PDFs in {pdfDir})");
+        QueryInvoices.PrintTable(invoices);
         return 0;
     }
 }

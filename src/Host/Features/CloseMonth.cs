@@ -1,0 +1,142 @@
+using Billing.Invoicing;
+using Billing.Invoicing.Issuing;
+using Billing.Metering;
+using Billing.Metering.Accounts;
+using Marten;
+using Marten.Events;
+using NodaTime;
+using Wolverine;
+
+namespace Billing.Host.Features;
+
+/// <summary>Close a billing period: issue every due invoice of it, exactly once.</summary>
+public sealed record ClosePeriod(string Period);
+
+/// <summary>Issue one account's invoice for one period (one durable message per payer account).</summary>
+public sealed record IssueInvoice(string AccountId, string Period);
+
+/// <summary>The recurring tick: close every period whose end + grace has passed.</summary>
+public sealed record CloseDuePeriods;
+
+/// <summary>Integration message for downstream consumers, published when an invoice is issued.</summary>
+public sealed record InvoiceIssuedNotice(string Number, string AccountId, string Period, decimal Total, string Currency);
+
+public static class Closing
+{
+    /// <summary>How many earlier closed periods a close looks back at, for accounts opened since.</summary>
+    public const int LookBackPeriods = 3;
+
+    /// <summary>
+    /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
+    /// any billable quantity (Gateway endpoints excluded) priced by the book in effect.
+    /// </summary>
+    public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook, CancellationToken ct)
+    {
+        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
+        var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
+        var opened = (await session.LoadManyAsync<AccountProfile>(ct, usage.Keys)).Select(a => a.Id).ToHashSet();
+        return usage.Values
+            .Where(u => opened.Contains(u.AccountId) && !invoiced.Contains(u.AccountId))
+            .Where(u => InvoiceCalculator.Calculate(u, priceBook, "US").IsDue)
+            .Select(u => u.AccountId).Order(StringComparer.Ordinal).ToList();
+    }
+
+    public static bool IsDue(BillingPeriod period, Instant now, Duration grace) => period.End + grace <= now;
+}
+
+public static class ClosePeriodHandler
+{
+    /// <summary>
+    /// Waits for the usage projections to catch up, marks the period closed and fans out one durable
+    /// <see cref="IssueInvoice"/> per due account, including accounts of the previous closed
+    /// periods that have opened since (spec 9: usage waits for its account).
+    /// </summary>
+    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, IClock clock, CancellationToken ct)
+    {
+        var period = BillingPeriod.Parse(command.Period);
+        await session.DocumentStore.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(10));
+        if (await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
+            session.Store(new ClosedPeriod { Id = period.ToString(), ClosedAt = clock.GetCurrentInstant() });
+
+        var outgoing = new OutgoingMessages();
+        foreach (var account in await Closing.DueAccountsAsync(session, period, priceBook, ct))
+            outgoing.Add(new IssueInvoice(account, period.ToString()));
+        var earlier = period;
+        for (var i = 0; i < Closing.LookBackPeriods; i++)
+        {
+            earlier = earlier.Previous;
+            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is null) continue;
+            foreach (var account in await Closing.DueAccountsAsync(session, earlier, priceBook, ct))
+                outgoing.Add(new IssueInvoice(account, earlier.ToString()));
+        }
+        return outgoing;
+    }
+}
+
+public static class IssueInvoiceHandler
+{
+    public static async Task<OutgoingMessages> Handle(IssueInvoice command, IDocumentSession session, InvoiceIssuer issuer, CancellationToken ct)
+    {
+        var result = await issuer.IssueAsync(session, command.AccountId, BillingPeriod.Parse(command.Period), ct);
+        var outgoing = new OutgoingMessages();
+        if (result is { Outcome: "issued", Number: { } number, Total: { } total })
+            outgoing.Add(new InvoiceIssuedNotice(number, result.AccountId, result.Period, total, "USD"));
+        return outgoing;
+    }
+}
+
+public static class CloseDuePeriodsHandler
+{
+    /// <summary>Closes every period of the last few whose end + grace has passed and that is not closed yet.</summary>
+    public static async Task<OutgoingMessages> Handle(CloseDuePeriods _, IQuerySession session, IClock clock, BillingSettings settings, CancellationToken ct)
+    {
+        var now = clock.GetCurrentInstant();
+        var outgoing = new OutgoingMessages();
+        var period = BillingPeriod.Of(now);
+        for (var i = 0; i <= Closing.LookBackPeriods + 1; i++, period = period.Previous)
+            if (Closing.IsDue(period, now, settings.CloseGrace) && await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
+                outgoing.Add(new ClosePeriod(period.ToString()));
+        return outgoing;
+    }
+}
+
+/// <summary>`billing close --period YYYY-MM`: closes a period now, ignoring the grace period, and waits for every invoice.</summary>
+public static class CloseCommand
+{
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var text = args.Option("period") ?? throw new CliException("usage: billing close --period YYYY-MM");
+        if (!BillingPeriod.TryParse(text, out var period)) throw new CliException($"'{text}' is not a billing period like 2026-10 (YYYY-MM)");
+        var issued = await CloseAsync(services, period, ct);
+        Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
+        return 0;
+    }
+
+    /// <summary>Closes the period through the bus and waits until every due invoice is issued; returns the period's invoices.</summary>
+    public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        var priceBook = services.GetRequiredService<PriceBook>();
+        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(10));
+        List<string> due;
+        await using (var session = store.QuerySession()) due = await Closing.DueAccountsAsync(session, period, priceBook, ct);
+
+        using var scope = services.CreateScope();
+        await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period.ToString()), ct);
+
+        var progress = new TerminalProgress($"closing {period}", due.Count);
+        while (true)
+        {
+            await using var session = store.QuerySession();
+            var issued = await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct);
+            var done = due.Count(a => issued.Any(i => i.AccountId == a));
+            progress.Report(done, "invoices issued");
+            if (done >= due.Count)
+            {
+                progress.Done(done, "invoices issued");
+                return issued.OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+            }
+            await Task.Delay(250, ct);
+        }
+    }
+}

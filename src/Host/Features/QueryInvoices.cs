@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+using Billing.Invoicing;
+using Billing.Invoicing.Issuing;
+using Billing.Metering;
+using Marten;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// Reading issued invoices: GET /api/invoices?period=YYYY-MM, GET /api/invoices/{number},
+/// GET /api/invoices/{number}/pdf; `billing invoices --period YYYY-MM [--json]` and
+/// `billing invoice pdf NUMBER --out FILE`. What is served is what was stored at issue, byte for byte.
+/// </summary>
+public static class QueryInvoices
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/api/invoices", async (string? period, IQuerySession session, CancellationToken ct) =>
+        {
+            if (!BillingPeriod.TryParse(period, out var p)) return Results.BadRequest(new { error = $"'{period}' is not a billing period like 2026-10 (YYYY-MM); use ?period=" });
+            return Results.Text(await ListJsonAsync(session, p, ct), "application/json");
+        });
+        app.MapGet("/api/invoices/{number}", async (string number, IQuerySession session, CancellationToken ct) =>
+            await FindAsync(session, number, ct) is { } invoice ? Results.Text(invoice.Json, "application/json") : NotFound(number));
+        app.MapGet("/api/invoices/{number}/pdf", async (string number, IQuerySession session, CancellationToken ct) =>
+            await InvoiceIssuer.PdfAsync(session, number, ct) is { } pdf ? Results.File(pdf, "application/pdf", $"{number}.pdf") : NotFound(number));
+    }
+
+    static IResult NotFound(string number) => Results.NotFound(new { error = $"no invoice numbered '{number}'" });
+
+    public static Task<IssuedInvoice?> FindAsync(IQuerySession session, string number, CancellationToken ct) =>
+        session.Query<IssuedInvoice>().Where(x => x.Number == number).FirstOrDefaultAsync(ct);
+
+    public static async Task<IReadOnlyList<IssuedInvoice>> ListAsync(IQuerySession session, BillingPeriod period, CancellationToken ct) =>
+        (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct))
+        .OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+
+    /// <summary>A JSON array of the period's invoices, each exactly as issued (spec section 10).</summary>
+    public static async Task<string> ListJsonAsync(IQuerySession session, BillingPeriod period, CancellationToken ct) =>
+        new JsonArray((await ListAsync(session, period, ct)).Select(i => JsonNode.Parse(i.Json)).ToArray()).ToJsonString(Billing.Events.RecordJson.Options);
+
+    public static async Task<int> ListCommandAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var text = args.Option("period");
+        if (!BillingPeriod.TryParse(text, out var period)) throw new CliException("usage: billing invoices --period YYYY-MM [--json]");
+        await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
+        if (args.Flag("json"))
+        {
+            Console.WriteLine(await ListJsonAsync(session, period, ct));
+            return 0;
+        }
+        var invoices = await ListAsync(session, period, ct);
+        PrintTable(invoices);
+        return 0;
+    }
+
+    public static void PrintTable(IReadOnlyList<IssuedInvoice> invoices)
+    {
+        Console.WriteLine($"{"account",-14}{"number",-18}{"total (USD)",14}");
+        foreach (var i in invoices) Console.WriteLine($"{i.AccountId,-14}{i.Number,-18}{i.Total,14:N2}");
+        Console.WriteLine($"{invoices.Count} invoices, {invoices.Sum(i => i.Total):N2} USD in all");
+    }
+
+    /// <summary>`billing invoice pdf NUMBER --out FILE`.</summary>
+    public static async Task<int> PdfCommandAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        if (args.Positional is not ["pdf", var number] || args.Option("out") is not { } file)
+            throw new CliException("usage: billing invoice pdf NUMBER --out FILE");
+        if (!InvoiceNumber.TryParse(number, out _, out _)) throw new CliException($"'{number}' is not an invoice number like INV-2026-000042");
+        await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
+        var pdf = await InvoiceIssuer.PdfAsync(session, number, ct) ?? throw new CliException($"no invoice numbered '{number}'");
+        await File.WriteAllBytesAsync(file, pdf, ct);
+        Console.WriteLine($"wrote {file} ({pdf.Length:N0} bytes)");
+        return 0;
+    }
+}
