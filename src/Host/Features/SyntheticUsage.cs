@@ -10,7 +10,7 @@ namespace Billing.Host.Features;
 /// regions, AZs added and removed, payer switches, deletions, and hourly traffic per AZ, part of
 /// it from another AZ. The same seed always writes the same records.
 /// </summary>
-public sealed class SyntheticUsage(BillingPeriod period, int accounts, int seed = 42, int recordsPerHour = 1)
+public sealed class SyntheticUsage(BillingPeriod period, int accounts, int seed = 42, int recordsPerHour = 1, int hoursBetweenTraffic = 1)
 {
     static readonly (string Region, string[] Azs)[] Regions =
     [
@@ -86,7 +86,7 @@ public sealed class SyntheticUsage(BillingPeriod period, int accounts, int seed 
         foreach (var r in lifecycle.OrderBy(r => r.At)) yield return r;
 
         // Traffic, hour by hour across all endpoints, as producers would send it.
-        for (var hour = 0; hour < period.Hours; hour++)
+        for (var hour = 0; hour < period.Hours; hour += hoursBetweenTraffic)
             foreach (var e in endpoints)
                 foreach (var az in e.AzIds)
                     for (var k = 0; k < recordsPerHour; k++)
