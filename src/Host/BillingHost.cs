@@ -38,7 +38,7 @@ public static class BillingHost
         builder.Services.AddSingleton(clock);
         var priceBook = settings.PriceBookPath is { } path ? PriceBook.LoadFile(path) : PriceBook.Default;
         builder.Services.AddSingleton(priceBook);
-        builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow));
+        builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, settings.LatePeriods));
         builder.Services.AddSingleton<UsageIngestor>();
         builder.Services.AddSingleton(Seller);
         builder.Services.AddSingleton<InvoiceIssuer>();

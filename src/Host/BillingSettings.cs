@@ -9,7 +9,8 @@ namespace Billing.Host;
 /// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
 /// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30),
 /// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
-/// BILLING_CLOSE_GRACE_HOURS (default 24).
+/// BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
+/// accept late events; default 3).
 /// </summary>
 public sealed record BillingSettings(
     string ConnectionString,
@@ -19,6 +20,7 @@ public sealed record BillingSettings(
     TimeSpan QueuePollingInterval,
     string? PriceBookPath = null,
     Duration? CloseGraceOverride = null,
+    int LatePeriods = 3,
     bool RunDaemon = true)
 {
     public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
@@ -36,6 +38,7 @@ public sealed record BillingSettings(
             TimeSpan.FromSeconds(double.Parse(Env("BILLING_RETRY_DELAY_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture)),
             TimeSpan.FromMilliseconds(100),
             Env("BILLING_PRICEBOOK"),
-            Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null);
+            Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null,
+            int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture));
     }
 }

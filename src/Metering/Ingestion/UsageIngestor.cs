@@ -9,9 +9,18 @@ namespace Billing.Metering.Ingestion;
 
 /// <summary>Ingestion settings: known regions (from the price book) and how long a record may
 /// wait for an event still in flight before it is dead-lettered.</summary>
-public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duration RetryWindow)
+/// <param name="LatePeriods">How many periods before the current one still accept late events (spec 8: 3).</param>
+public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duration RetryWindow, int LatePeriods = 3)
 {
     public static readonly Duration DefaultRetryWindow = Duration.FromMinutes(10);
+
+    /// <summary>The start of the oldest period that still accepts records at <paramref name="now"/>.</summary>
+    public Instant OldestAccepted(Instant now)
+    {
+        var period = BillingPeriod.Of(now);
+        for (var i = 0; i < LatePeriods; i++) period = period.Previous;
+        return period.Start;
+    }
 }
 
 /// <summary>
@@ -28,7 +37,7 @@ public sealed class UsageIngestor(IngestionOptions options, IClock clock)
     public async Task<BatchPlan> IngestAsync(IDocumentSession session, IReadOnlyList<IncomingRecord> records, Guid? importId, CancellationToken ct)
     {
         var now = clock.GetCurrentInstant();
-        var batch = ParsedBatch.Parse(records, new ParseContext(now, options.KnownRegions));
+        var batch = ParsedBatch.Parse(records, new ParseContext(now, options.KnownRegions, options.OldestAccepted(now)));
 
         await session.BeginTransactionAsync(ct);
         var connection = (NpgsqlConnection)session.Connection!;

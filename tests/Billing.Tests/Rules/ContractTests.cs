@@ -108,4 +108,17 @@ public class ContractTests
         Assert.Equal(code, parsed.Error!.Code);
         Assert.Contains(message, parsed.Error.Message);
     }
+
+    [Fact]
+    public void A_record_older_than_the_late_window_is_too_late_and_one_inside_it_is_not()
+    {
+        var options = new Billing.Metering.Ingestion.IngestionOptions(Context.KnownRegions, Duration.FromMinutes(10));
+        var now = Instant.FromUtc(2026, 11, 26, 12, 0);
+        Assert.Equal(Instant.FromUtc(2026, 8, 1, 0, 0), options.OldestAccepted(now)); // November less 3 periods
+        var context = Context with { Now = now, OldestAccepted = options.OldestAccepted(now) };
+        var late = RecordParser.Parse("""{"type":"endpoint.accepted","id":"x","at":"2026-07-31T23:59:59Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""", context);
+        Assert.Equal("too-late", late.Error!.Code);
+        Assert.Contains("the oldest accepted starts 2026-08-01T00:00:00Z", late.Error.Message);
+        Assert.True(RecordParser.Parse("""{"type":"endpoint.accepted","id":"x","at":"2026-08-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""", context).IsValid);
+    }
 }
