@@ -18,6 +18,8 @@ public static class Cli
           billing close --period YYYY-MM                  close a period now (ignoring the grace period) and wait for every invoice
           billing invoices --period YYYY-MM [--json]      the period's invoices (spec section 10 JSON with --json)
           billing invoice pdf NUMBER --out FILE           an issued invoice's PDF
+          billing dead-letters list [--code CODE] [--json]  rejected records with their reasons
+          billing dead-letters replay --id ID | --all     submit dead letters again through the bus
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
           billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
@@ -44,6 +46,7 @@ public static class Cli
                 "close" => await WithHostAsync(rest, clock, CloseCommand.RunAsync),
                 "invoices" => await WithHostAsync(rest, clock, QueryInvoices.ListCommandAsync),
                 "invoice" => await WithHostAsync(rest, clock, QueryInvoices.PdfCommandAsync),
+                "dead-letters" => await WithHostAsync(rest, clock, DeadLetters.RunAsync),
                 "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args, clock),
                 _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
             };
@@ -84,6 +87,7 @@ public static class Cli
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
+        DeadLetters.Map(app);
         return app;
     }
 

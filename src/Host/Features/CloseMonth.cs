@@ -54,7 +54,7 @@ public static class ClosePeriodHandler
     public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
-        await session.DocumentStore.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(10));
+        await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         if (await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
             session.Store(new ClosedPeriod { Id = period.ToString(), ClosedAt = clock.GetCurrentInstant() });
 
@@ -117,7 +117,7 @@ public static class CloseCommand
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var priceBook = services.GetRequiredService<PriceBook>();
-        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(10));
+        await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         List<string> due;
         await using (var session = store.QuerySession()) due = await Closing.DueAccountsAsync(session, period, priceBook, ct);
 

@@ -68,24 +68,31 @@ public static class ImportUsage
         if (batch.Count > 0) await bus.PublishAsync(new IngestBatch(importId, batch));
         publishing.Done(expected);
 
-        var deciding = new TerminalProgress("deciding", expected);
-        (long Accepted, long Duplicates, long Rejected) counts;
-        while (true)
-        {
-            counts = await CountsAsync(settings.ConnectionString, importId, ct);
-            var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
-            deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
-            if (decided >= expected) break;
-            await Task.Delay(200, ct);
-        }
-        deciding.Done(expected);
-
+        var counts = await WaitForDecisionsAsync(settings.ConnectionString, importId, expected, ct);
         Console.Error.WriteLine("waiting for the usage projections to catch up...");
-        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(30));
+        await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(30));
         return new Result(expected, counts.Accepted, counts.Duplicates, counts.Rejected, publishing.Elapsed);
     }
 
-    static async Task<(long, long, long)> CountsAsync(string connectionString, Guid importId, CancellationToken ct)
+    /// <summary>Waits until every record of an import is accepted, a duplicate or rejected, showing progress.</summary>
+    public static async Task<(long Accepted, long Duplicates, long Rejected)> WaitForDecisionsAsync(string connectionString, Guid importId, long expected, CancellationToken ct)
+    {
+        var deciding = new TerminalProgress("deciding", expected);
+        while (true)
+        {
+            var counts = await CountsAsync(connectionString, importId, ct);
+            var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
+            deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
+            if (decided >= expected)
+            {
+                deciding.Done(expected);
+                return counts;
+            }
+            await Task.Delay(200, ct);
+        }
+    }
+
+    static async Task<(long Accepted, long Duplicates, long Rejected)> CountsAsync(string connectionString, Guid importId, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);

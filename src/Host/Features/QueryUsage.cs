@@ -50,7 +50,7 @@ public static class QueryUsage
         var periodText = args.Option("period");
         if (Validate(account, periodText) is { } error) return Cli.Fail(error);
         var store = services.GetRequiredService<IDocumentStore>();
-        await store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(5));
+        await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(5));
         await using var session = store.QuerySession();
         var usage = await UsageQueries.ForAccountAsync(session, account!, BillingPeriod.Parse(periodText!), ct);
         if (args.Flag("json"))

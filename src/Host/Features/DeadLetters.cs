@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Billing.Metering;
+using Billing.Metering.Ingestion;
+using Marten;
+using NodaTime;
+using Npgsql;
+using Wolverine.Marten;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// Rejected records, kept with their reason, their original JSON and when they arrived:
+/// GET /api/dead-letters[?code=CODE], `billing dead-letters list [--code CODE] [--json]`, and
+/// `billing dead-letters replay [--id ID | --all]`, which submits them again through the bus
+/// (say, once the missing endpoint.created was sent) and reports what became of them.
+/// </summary>
+public static class DeadLetters
+{
+    public static void Map(WebApplication app) =>
+        app.MapGet("/api/dead-letters", async (string? code, int? limit, IQuerySession session, CancellationToken ct) =>
+            Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"));
+
+    public static async Task<IReadOnlyList<DeadLetter>> ListAsync(IQuerySession session, string? code, int limit, CancellationToken ct)
+    {
+        IQueryable<DeadLetter> query = session.Query<DeadLetter>();
+        if (code is not null) query = query.Where(d => d.Code == code);
+        return await query.OrderByDescending(d => d.DeadLetteredAt).Take(limit).ToListAsync(ct);
+    }
+
+    public static JsonArray ToJson(IEnumerable<DeadLetter> letters) => new(letters.Select(d => (JsonNode)new JsonObject
+    {
+        ["id"] = d.Id.ToString(),
+        ["recordId"] = d.RecordId,
+        ["code"] = d.Code,
+        ["reason"] = d.Reason,
+        ["json"] = d.Json,
+        ["arrivedAt"] = Billing.Events.RecordParser.Format(d.ArrivedAt),
+        ["deadLetteredAt"] = Billing.Events.RecordParser.Format(d.DeadLetteredAt),
+        ["replayedAt"] = d.ReplayedAt is { } r ? Billing.Events.RecordParser.Format(r) : null,
+    }).ToArray());
+
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        switch (args.Positional.FirstOrDefault())
+        {
+            case "list":
+                await using (var session = store.QuerySession())
+                {
+                    var letters = await ListAsync(session, args.Option("code"), args.IntOption("limit", 1000), ct);
+                    if (args.Flag("json")) Console.WriteLine(ToJson(letters).ToJsonString(Billing.Events.RecordJson.Options));
+                    else
+                    {
+                        foreach (var d in letters)
+                            Console.WriteLine($"{d.Id}  {Billing.Events.RecordParser.Format(d.DeadLetteredAt)}  {d.RecordId ?? "-",-20} {d.Code,-20} {d.Reason}{(d.ReplayedAt is null ? "" : "  (replayed)")}");
+                        Console.WriteLine($"{letters.Count} dead letters");
+                    }
+                }
+                return 0;
+            case "replay":
+                Guid? id = args.Option("id") is { } text ? (Guid.TryParse(text, out var g) ? g : throw new CliException($"'{text}' is not a dead-letter id")) : null;
+                if (id is null && !args.Flag("all")) throw new CliException("usage: billing dead-letters replay --id ID | --all");
+                var result = await ReplayAsync(services, id, ct);
+                Console.WriteLine($"replayed {result.Records:N0} dead letters: {result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected again");
+                return 0;
+            default:
+                throw new CliException("usage: billing dead-letters list [--code CODE] [--json] | billing dead-letters replay --id ID | --all");
+        }
+    }
+
+    /// <summary>
+    /// Submits dead letters that were not replayed before (one, or all) as a new import through the
+    /// bus, marking them replayed in the same transaction as the outgoing message, and waits for
+    /// every decision. A record refused again becomes a new dead letter with its new reason.
+    /// </summary>
+    public static async Task<ImportUsage.Result> ReplayAsync(IServiceProvider services, Guid? id, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        var clock = services.GetRequiredService<IClock>();
+        var settings = services.GetRequiredService<BillingSettings>();
+        var now = clock.GetCurrentInstant();
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        var importId = Guid.CreateVersion7();
+
+        await using var session = store.LightweightSession();
+        var letters = id is { } one
+            ? (await session.LoadAsync<DeadLetter>(one, ct) is { } d ? [d] : throw new CliException($"no dead letter {one}"))
+            : await session.Query<DeadLetter>().Where(d => d.ReplayedAt == null).OrderBy(d => d.DeadLetteredAt).ToListAsync(ct);
+        if (letters.Count == 0) return new ImportUsage.Result(0, 0, 0, 0, timer.Elapsed);
+
+        using var scope = services.CreateScope();
+        var outbox = scope.ServiceProvider.GetRequiredService<IMartenOutbox>();
+        outbox.Enroll(session);
+        session.QueueSqlCommand($"insert into {MeteringStore.Schema}.imports (id, expected) values (?, ?)", importId, (long)letters.Count);
+        foreach (var letter in letters)
+        {
+            letter.ReplayedAt = now;
+            session.Store(letter);
+        }
+        foreach (var chunk in letters.Chunk(ImportUsage.BatchSize))
+            await outbox.SendAsync(new IngestBatch(importId, chunk.Select(l => new IncomingRecord(l.Json, now)).ToList()));
+        await session.SaveChangesAsync(ct);
+
+        var counts = await ImportUsage.WaitForDecisionsAsync(settings.ConnectionString, importId, letters.Count, ct);
+        return new ImportUsage.Result(letters.Count, counts.Accepted, counts.Duplicates, counts.Rejected, timer.Elapsed);
+    }
+}
