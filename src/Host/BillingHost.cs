@@ -41,6 +41,7 @@ public static class BillingHost
         builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, settings.LatePeriods));
         builder.Services.AddSingleton<UsageIngestor>();
         builder.Services.AddSingleton(Seller);
+        builder.Services.AddSingleton(new LateAdjustments(priceBook, settings.LatePeriods));
         builder.Services.AddSingleton<InvoiceIssuer>();
 
         builder.Services.AddMarten(opts =>

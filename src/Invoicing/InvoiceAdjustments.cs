@@ -29,4 +29,14 @@ public static class InvoiceAdjustments
         }
         return LineOrder.Sort(adjustments);
     }
+
+    /// <summary>
+    /// What has been charged so far for each line of a period: its invoice's own lines plus every
+    /// adjustment of that period issued since, summed per line key (as plain lines, for <see cref="Between"/>).
+    /// </summary>
+    public static IReadOnlyList<InvoiceLine> Charged(IEnumerable<InvoiceLine> invoicedAndAdjustments) =>
+        invoicedAndAdjustments
+            .GroupBy(l => l.Key)
+            .Select(g => g.First() with { Quantity = g.Sum(l => l.Quantity), Amount = g.Sum(l => l.Amount), Adjusts = null })
+            .ToList();
 }

@@ -28,17 +28,34 @@ public static class Closing
 
     /// <summary>
     /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
-    /// any billable quantity (Gateway endpoints excluded) priced by the book in effect.
+    /// any billable quantity (Gateway endpoints excluded) or any adjustment of an earlier period.
     /// </summary>
-    public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook, CancellationToken ct)
+    public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook, LateAdjustments late, CancellationToken ct)
+    {
+        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
+        var adjustments = await late.ForInvoicesOfAsync(session, period, null, ct);
+        var candidates = usage.Keys.Union(adjustments.Keys).ToList();
+        var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
+        var opened = (await session.LoadManyAsync<AccountProfile>(ct, candidates)).Select(a => a.Id).ToHashSet();
+        return candidates
+            .Where(a => opened.Contains(a) && !invoiced.Contains(a))
+            .Where(a => InvoiceCalculator.Calculate(usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period), priceBook, "US", adjustments.GetValueOrDefault(a)).IsDue)
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Accounts with usage in a closed period that had no account when it closed and have opened
+    /// since: their invoice for that period is issued at this close (spec 9).
+    /// </summary>
+    public static async Task<List<string>> OpenedSinceCloseAsync(IQuerySession session, BillingPeriod period, ClosedPeriod closed, PriceBook priceBook, CancellationToken ct)
     {
         var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
         var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
-        var opened = (await session.LoadManyAsync<AccountProfile>(ct, usage.Keys)).Select(a => a.Id).ToHashSet();
-        return usage.Values
-            .Where(u => opened.Contains(u.AccountId) && !invoiced.Contains(u.AccountId))
-            .Where(u => InvoiceCalculator.Calculate(u, priceBook, "US").IsDue)
-            .Select(u => u.AccountId).Order(StringComparer.Ordinal).ToList();
+        var profiles = await session.LoadManyAsync<AccountProfile>(ct, usage.Keys);
+        return profiles
+            .Where(p => p.OpenedAt > closed.ClosedAt && !invoiced.Contains(p.Id))
+            .Where(p => InvoiceCalculator.Calculate(usage[p.Id], priceBook, "US").IsDue)
+            .Select(p => p.Id).Order(StringComparer.Ordinal).ToList();
     }
 
     public static bool IsDue(BillingPeriod period, Instant now, Duration grace) => period.End + grace <= now;
@@ -51,7 +68,7 @@ public static class ClosePeriodHandler
     /// <see cref="IssueInvoice"/> per due account, including accounts of the previous closed
     /// periods that have opened since (spec 9: usage waits for its account).
     /// </summary>
-    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, IClock clock, CancellationToken ct)
+    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
@@ -59,14 +76,14 @@ public static class ClosePeriodHandler
             session.Store(new ClosedPeriod { Id = period.ToString(), ClosedAt = clock.GetCurrentInstant() });
 
         var outgoing = new OutgoingMessages();
-        foreach (var account in await Closing.DueAccountsAsync(session, period, priceBook, ct))
+        foreach (var account in await Closing.DueAccountsAsync(session, period, priceBook, late, ct))
             outgoing.Add(new IssueInvoice(account, period.ToString()));
         var earlier = period;
         for (var i = 0; i < Closing.LookBackPeriods; i++)
         {
             earlier = earlier.Previous;
-            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is null) continue;
-            foreach (var account in await Closing.DueAccountsAsync(session, earlier, priceBook, ct))
+            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is not { } closed) continue;
+            foreach (var account in await Closing.OpenedSinceCloseAsync(session, earlier, closed, priceBook, ct))
                 outgoing.Add(new IssueInvoice(account, earlier.ToString()));
         }
         return outgoing;
@@ -117,9 +134,10 @@ public static class CloseCommand
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var priceBook = services.GetRequiredService<PriceBook>();
+        var late = services.GetRequiredService<LateAdjustments>();
         await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         List<string> due;
-        await using (var session = store.QuerySession()) due = await Closing.DueAccountsAsync(session, period, priceBook, ct);
+        await using (var session = store.QuerySession()) due = await Closing.DueAccountsAsync(session, period, priceBook, late, ct);
 
         using var scope = services.CreateScope();
         await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period.ToString()), ct);

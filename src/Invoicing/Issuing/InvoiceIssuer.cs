@@ -12,13 +12,13 @@ public sealed record IssueResult(string AccountId, string Period, string? Number
 
 /// <summary>
 /// Issues one account's invoice for one period inside the caller's Marten session (one
-/// transaction): price the usage, take the next gapless number of the year of issue, render the
+/// transaction): price the usage and the adjustments for earlier closed periods, take the next gapless number of the year of issue, render the
 /// PDF once, and append <see cref="InvoiceIssued"/> to the invoice's own stream. Issuing is
 /// idempotent: an account that already has its invoice for the period gets nothing new. The
 /// counter row is locked for the rest of the transaction, so numbers are gapless and unique
 /// across processes (a rolled-back issue gives its number back).
 /// </summary>
-public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, IClock clock)
+public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjustments late, IClock clock)
 {
     public const string Schema = MeteringStore.Schema;
 
@@ -30,7 +30,8 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, IClock clo
 
         var usage = await UsageQueries.ForAccountAsync(session, accountId, period, ct);
         var taxCountry = profile.AddressAt(period.End - Duration.Epsilon).Country;
-        var content = InvoiceCalculator.Calculate(usage, priceBook, taxCountry);
+        var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).GetValueOrDefault(accountId);
+        var content = InvoiceCalculator.Calculate(usage, priceBook, taxCountry, adjustments);
         if (!content.IsDue) return new(accountId, period.ToString(), null, "nothing to invoice");
 
         await session.BeginTransactionAsync(ct);

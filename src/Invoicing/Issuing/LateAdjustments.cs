@@ -1,0 +1,56 @@
+using Billing.Metering;
+using Billing.Metering.Accounts;
+using Marten;
+
+namespace Billing.Invoicing.Issuing;
+
+/// <summary>
+/// Late events (spec 8): for each closed period still open to late events, the closed period's
+/// lines are recomputed from all its events now and compared with what was charged for it so far
+/// (its invoice plus adjustments already issued); the differences go on the payer's next invoice.
+/// An account that had no invoice for a closed period because it was not opened yet gets that
+/// invoice issued instead (spec 9), so it gets no adjustments for that period.
+/// </summary>
+public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
+{
+    /// <summary>Adjustment lines for the invoices of <paramref name="period"/>, by account (only <paramref name="onlyAccount"/> when given).</summary>
+    public async Task<Dictionary<string, List<InvoiceLine>>> ForInvoicesOfAsync(IQuerySession session, BillingPeriod period, string? onlyAccount, CancellationToken ct)
+    {
+        var result = new Dictionary<string, List<InvoiceLine>>();
+        var earlier = new List<(BillingPeriod Period, ClosedPeriod Closed)>();
+        for (var (q, i) = (period.Previous, 0); i < latePeriods; q = q.Previous, i++)
+            if (await session.LoadAsync<ClosedPeriod>(q.ToString(), ct) is { } closed) earlier.Add((q, closed));
+        if (earlier.Count == 0) return result;
+
+        var periods = earlier.Select(e => e.Period.ToString()).ToList();
+        var issued = onlyAccount is null
+            ? await session.Query<IssuedInvoice>().Where(x => x.Period.IsOneOf(periods.ToArray())).ToListAsync(ct)
+            : await session.Query<IssuedInvoice>().Where(x => x.AccountId == onlyAccount).ToListAsync(ct);
+        var invoices = issued.Where(i => BillingPeriod.Parse(i.Period) < period && BillingPeriod.Parse(i.Period) >= earlier[^1].Period)
+            .Select(i => (i.AccountId, Period: BillingPeriod.Parse(i.Period), Invoice: InvoiceJson.Read(i.Json))).ToList();
+
+        foreach (var (q, closed) in earlier)
+        {
+            var usage = onlyAccount is null
+                ? await UsageQueries.ForPeriodAsync(session, q, ct)
+                : new Dictionary<string, AccountUsage> { [onlyAccount] = await UsageQueries.ForAccountAsync(session, onlyAccount, q, ct) };
+            var accounts = usage.Keys.Concat(invoices.Where(i => i.Period >= q).Select(i => i.AccountId))
+                .Where(a => onlyAccount is null || a == onlyAccount).Distinct().ToList();
+            var profiles = (await session.LoadManyAsync<AccountProfile>(ct, accounts)).ToDictionary(p => p.Id);
+
+            foreach (var account in accounts)
+            {
+                var own = invoices.FirstOrDefault(i => i.AccountId == account && i.Period == q).Invoice;
+                if (own is null && (!profiles.TryGetValue(account, out var profile) || profile.OpenedAt > closed.ClosedAt)) continue;
+                var charged = (own?.Lines.Where(l => !l.IsAdjustment) ?? [])
+                    .Concat(invoices.Where(i => i.AccountId == account && i.Period > q).SelectMany(i => i.Invoice.Lines.Where(l => l.Adjusts == q)));
+                var recomputed = usage.TryGetValue(account, out var u) ? InvoiceCalculator.Lines(u, priceBook) : [];
+                var adjustments = InvoiceAdjustments.Between(q, InvoiceAdjustments.Charged(charged), recomputed);
+                if (adjustments.Count == 0) continue;
+                if (!result.TryGetValue(account, out var list)) result[account] = list = [];
+                list.AddRange(adjustments);
+            }
+        }
+        return result;
+    }
+}
