@@ -46,6 +46,7 @@ public static partial class RecordParser
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return Fail(RecordError.NotAnObject(), null);
+            if (Unreadable(root, "") is { } problem) return Fail(problem, null);
             var r = new Reader(root);
             var id = r.Id();
             if (r.Error is not null) return Fail(r.Error, null);
@@ -74,6 +75,44 @@ public static partial class RecordParser
             if (context.OldestAccepted is { } oldest && record.At < oldest)
                 return Fail(RecordError.TooLate(Format(record.At), Format(oldest)), id);
             return new ParseResult(record, null, id);
+        }
+    }
+
+    /// <summary>
+    /// What System.Text.Json accepts but a record must not contain: a key given twice (which value
+    /// counts would be a guess) and a string with an unpaired UTF-16 surrogate escape (not text).
+    /// </summary>
+    static RecordError? Unreadable(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in element.EnumerateObject())
+                {
+                    string name;
+                    try { name = property.Name; }
+                    catch (InvalidOperationException) { return RecordError.MalformedJson($"a key under '{path}' has an unpaired UTF-16 surrogate escape"); }
+                    if (!seen.Add(name)) return RecordError.MalformedJson($"key '{path}{name}' appears more than once");
+                    if (Unreadable(property.Value, $"{path}{name}.") is { } inner) return inner;
+                }
+                return null;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                    if (Unreadable(item, path) is { } inner) return inner;
+                return null;
+            case JsonValueKind.String:
+                try
+                {
+                    element.GetString();
+                    return null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return RecordError.Invalid(path.TrimEnd('.'), "contains an unpaired UTF-16 surrogate escape (not valid text)");
+                }
+            default:
+                return null;
         }
     }
 
@@ -155,6 +194,8 @@ public static partial class RecordParser
         string Matching(string name, Regex pattern, string example, bool required = true)
         {
             var s = String(name, required);
+            if (Error is null && !required && s.Length == 0 && Field(name, false) is { ValueKind: JsonValueKind.String })
+                return Fail(RecordError.Invalid(prefix + name, "must not be empty (leave it out when there is none)"), s);
             if (Error is not null || (!required && s.Length == 0)) return s;
             return pattern.IsMatch(s) ? s : Fail(RecordError.Invalid(prefix + name, $"'{Clip(s)}' is not valid (expected something like {example})"), s);
         }
@@ -189,7 +230,7 @@ public static partial class RecordParser
             var serviceName = Text("serviceName");
             var typeText = String("endpointType");
             var type = default(EndpointType);
-            if (Error is null && (!Enum.TryParse(typeText, ignoreCase: false, out type) || !Enum.IsDefined(type) || typeText.Any(char.IsDigit)))
+            if (Error is null && (!Enum.GetNames<EndpointType>().Contains(typeText, StringComparer.Ordinal) || !Enum.TryParse(typeText, out type)))
                 Error = RecordError.Invalid("endpointType", $"'{Clip(typeText)}' is not one of {string.Join(", ", Enum.GetNames<EndpointType>())}");
             var azIds = new List<string>();
             var list = Field("azIds");
@@ -230,12 +271,16 @@ public static partial class RecordParser
             if (v is { } b)
             {
                 if (b.ValueKind != JsonValueKind.Number) Error ??= RecordError.Invalid("bytes", $"must be an integer number, not {Kind(b)}");
-                else if (!long.TryParse(b.GetRawText(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out bytes))
-                    Error ??= b.TryGetDouble(out var magnitude) && magnitude > MaxBytes && magnitude == Math.Floor(magnitude)
-                        ? RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is above the maximum of 10^15")
-                        : RecordError.Invalid("bytes", $"{Clip(b.GetRawText())} is not a whole number of bytes");
-                else if (bytes < 0) Error ??= RecordError.Invalid("bytes", $"{bytes} is negative");
-                else if (bytes > MaxBytes) Error ??= RecordError.Invalid("bytes", $"{bytes} is above the maximum of 10^15");
+                else
+                {
+                    var text = Clip(b.GetRawText());
+                    var exact = b.TryGetDecimal(out var value);
+                    var sign = exact ? Math.Sign(value) : (b.TryGetDouble(out var magnitude) ? Math.Sign(magnitude) : 1);
+                    if (sign < 0) Error ??= RecordError.Invalid("bytes", $"{text} is negative");
+                    else if (!exact || value > MaxBytes) Error ??= RecordError.Invalid("bytes", $"{text} is above the maximum of 10^15");
+                    else if (value != decimal.Truncate(value)) Error ??= RecordError.Invalid("bytes", $"{text} is not a whole number of bytes");
+                    else bytes = (long)value;
+                }
             }
             return new TrafficProcessed(id, at, endpointId, azId, source.Length == 0 ? null : source, bytes);
         }

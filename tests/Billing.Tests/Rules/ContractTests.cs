@@ -42,6 +42,13 @@ public class ContractTests
     static string Line(int index) => Lines[index];
 
     [Fact]
+    public void A_whole_number_of_bytes_written_with_an_exponent_is_that_number()
+    {
+        var parsed = RecordParser.Parse("{" + Traffic + ",\"bytes\":1e3}", Context);
+        Assert.Equal(1000L, ((TrafficProcessed)parsed.Record!).Bytes);
+    }
+
+    [Fact]
     public void Parsed_values_are_typed_exactly()
     {
         var t = (TrafficProcessed)RecordParser.Parse(Line(9), Context).Record!;
@@ -97,6 +104,10 @@ public class ContractTests
         { """{"type":"account.opened","id":"a-1","at":"2026-10-01T00:00:00Z","accountId":"111122223333","name":"X","billingAddress":{"line1":"a","city":"b","country":"Japan"}}""", "invalid-field", "field 'billingAddress.country' 'Japan' is not valid" },
         { """{"type":"account.opened","id":"a-1","at":"2026-10-01T00:00:00Z","accountId":"111122223333","name":"X","billingAddress":{"city":"b","country":"JP"}}""", "missing-field", "field 'billingAddress.line1' is missing" },
         { """{"type":"endpoint.payer-changed","id":"p-1","at":"2026-10-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","payerAccountId":444455556666}""", "invalid-field", "field 'payerAccountId' must be a string, not a number" },
+        { "{" + Traffic + ",\"bytes\":-5,\"bytes\":7}", "malformed-json", "key 'bytes' appears more than once" },
+        { "{" + Traffic + ",\"sourceAzId\":\"\",\"bytes\":7}", "invalid-field", "field 'sourceAzId' must not be empty" },
+        { "{" + Traffic + ",\"bytes\":-1e30}", "invalid-field", "field 'bytes' -1e30 is negative" },
+        { """{"type":"account.opened","id":"a-1","at":"2026-10-01T00:00:00Z","accountId":"111122223333","name":"X\udc00","billingAddress":{"line1":"a","city":"b","country":"JP"}}""", "invalid-field", "field 'name' contains an unpaired UTF-16 surrogate escape" },
     };
 
     [Theory]
