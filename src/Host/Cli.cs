@@ -23,6 +23,7 @@ public static class Cli
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
           billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
+          billing bench [--records N] [--accounts K] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
           billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
 
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
@@ -43,6 +44,7 @@ public static class Cli
                 "replay" => await WithHostAsync(rest, clock, ReplayProjections.RunAsync, daemon: false),
                 "demo" => await WithHostAsync(rest, clock, Demo.RunAsync),
                 "generate" => await GenerateUsage.RunAsync(rest, clock),
+                "bench" => await Bench.RunAsync(args.Skip(1).ToArray(), clock),
                 "close" => await WithHostAsync(rest, clock, CloseCommand.RunAsync),
                 "invoices" => await WithHostAsync(rest, clock, QueryInvoices.ListCommandAsync),
                 "invoice" => await WithHostAsync(rest, clock, QueryInvoices.PdfCommandAsync),
@@ -74,7 +76,9 @@ public static class Cli
         var settings = BillingSettings.FromEnvironment();
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var app = BuildWebApp(args, settings, clock);
-        await app.RunAsync();
+        await app.StartAsync();
+        Console.Error.WriteLine($"billing: serving on {string.Join(", ", app.Urls)} (Ctrl-C to stop)");
+        await app.WaitForShutdownAsync();
         return 0;
     }
 
@@ -82,6 +86,7 @@ public static class Cli
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.WebHost.UseUrls(settings.Urls);
+        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
         var app = builder.Build();
         PostUsageEvents.Map(app);

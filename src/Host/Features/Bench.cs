@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Billing.Events;
+using Billing.Metering;
+using Marten;
+using NodaTime;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// `billing bench [--records N] [--accounts K] [--json FILE]`: a deterministic synthetic workload on a
+/// database of its own (billing_bench, recreated), measured phase by phase in one run so machine
+/// noise cancels out in the ratio:
+/// raw (the same N records as rows by plain batched INSERTs into a scratch table with a primary key
+/// and a unique index: PostgreSQL's own limit), ingest (N records through the bus until decided,
+/// appended and projected), replay (every projection rebuilt), close (K accounts: invoices and PDFs).
+/// A benchmark reports; nothing here asserts on speed.
+/// </summary>
+public static class Bench
+{
+    const int RawClients = 4;
+    const int RawRowsPerInsert = 100;
+
+    public static async Task<int> RunAsync(string[] args, IClock clock)
+    {
+        var cli = new CliArgs(args);
+        var records = cli.IntOption("records", 1_000_000);
+        var accounts = cli.IntOption("accounts", 1_000);
+        var period = new BillingPeriod(2026, 10);
+        var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
+        var settings = BillingSettings.FromEnvironment();
+        var server = new NpgsqlConnectionStringBuilder(settings.ConnectionString);
+        var benchDb = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Database = "billing_bench" }.ConnectionString;
+        await RecreateAsync(server, "billing_bench");
+
+        var memory = new MemoryWatch();
+        var file = Path.Combine("out", "bench", $"bench-{records}-{accounts}.jsonl");
+        Console.Error.WriteLine($"bench: writing {records:N0} synthetic records for {accounts:N0} accounts to {file}");
+        var lines = Generate(period, accounts, records, file);
+
+        var results = new JsonObject { ["records"] = records, ["accounts"] = accounts, ["machine"] = $"{Environment.ProcessorCount} cores" };
+
+        memory.Start("raw");
+        var raw = await RawInsertAsync(benchDb, file, lines);
+        results["raw"] = Phase(lines, raw, memory.Stop());
+
+        var host = Cli.BuildWebApp([], settings with { ConnectionString = benchDb, Urls = "http://127.0.0.1:0" }, new FixedClock(now));
+        await host.StartAsync();
+        try
+        {
+            memory.Start("ingest");
+            var import = await ImportUsage.ImportAsync(host.Services, file, ImportUsage.BatchSize, CancellationToken.None);
+            results["ingest"] = Phase(lines, import.Elapsed, memory.Stop());
+            results["ingest"]!["accepted"] = import.Accepted;
+            results["ingest"]!["rejected"] = import.Rejected;
+            results["ingestToRawRatio"] = Math.Round(raw.TotalSeconds / import.Elapsed.TotalSeconds, 3);
+
+            memory.Start("replay");
+            var timer = Stopwatch.StartNew();
+            await ReplayProjections.ReplayAsync(host.Services.GetRequiredService<IDocumentStore>(), benchDb, CancellationToken.None);
+            results["replay"] = Phase(lines, timer.Elapsed, memory.Stop());
+
+            memory.Start("close");
+            timer.Restart();
+            var invoices = await CloseCommand.CloseAsync(host.Services, period, CancellationToken.None);
+            var close = timer.Elapsed;
+            results["close"] = new JsonObject
+            {
+                ["accounts"] = accounts, ["invoices"] = invoices.Count, ["seconds"] = Math.Round(close.TotalSeconds, 1),
+                ["invoicesPerSecond"] = Math.Round(invoices.Count / close.TotalSeconds, 1), ["peakWorkingSetMb"] = memory.Stop(),
+            };
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+        results["peakWorkingSetMb"] = memory.PeakMb;
+
+        Console.WriteLine();
+        Console.WriteLine($"bench: {records:N0} records, {accounts:N0} accounts, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"{"phase",-8}{"seconds",10}{"records/s",14}{"peak MB",10}");
+        foreach (var phase in new[] { "raw", "ingest", "replay" })
+            Console.WriteLine($"{phase,-8}{(double)results[phase]!["seconds"]!,10:0.0}{(double)results[phase]!["recordsPerSecond"]!,14:N0}{(double)results[phase]!["peakWorkingSetMb"]!,10:N0}");
+        Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}");
+        Console.WriteLine($"ingest/raw ratio: {(double)results["ingestToRawRatio"]!:0.000}");
+        if (cli.Option("json") is { } json)
+        {
+            await File.WriteAllTextAsync(json, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {json}");
+        }
+        return 0;
+    }
+
+    static JsonObject Phase(long records, TimeSpan elapsed, double peakMb) => new()
+    {
+        ["seconds"] = Math.Round(elapsed.TotalSeconds, 1),
+        ["recordsPerSecond"] = Math.Round(records / elapsed.TotalSeconds),
+        ["peakWorkingSetMb"] = peakMb,
+    };
+
+    /// <summary>The first <paramref name="records"/> records of a synthetic month for <paramref name="accounts"/> accounts.</summary>
+    static long Generate(BillingPeriod period, int accounts, int records, string file)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        using var writer = new StreamWriter(file);
+        var count = 0L;
+        var perHour = Math.Max(1, records / (accounts * 4 * 744));
+        foreach (var r in new SyntheticUsage(period, accounts, seed: 2026, recordsPerHour: perHour).Records().Take(records))
+        {
+            writer.WriteLine(RecordJson.Serialize(r));
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>PostgreSQL's own limit: the same records as rows, 100 per INSERT, 4 clients, into a table with a primary key and a unique index.</summary>
+    static async Task<TimeSpan> RawInsertAsync(string connectionString, string file, long total)
+    {
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand("""
+                drop table if exists bench_raw;
+                create table bench_raw (seq bigserial primary key, id text not null, endpoint_id text not null, at timestamptz not null, body jsonb not null);
+                create unique index bench_raw_id on bench_raw (id);
+                """, connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        var progress = new TerminalProgress("raw insert", total);
+        var done = 0L;
+        var timer = Stopwatch.StartNew();
+        var chunks = File.ReadLines(file).Chunk(RawRowsPerInsert);
+        using var enumerator = chunks.GetEnumerator();
+        var gate = new object();
+        await Task.WhenAll(Enumerable.Range(0, RawClients).Select(async _ =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            while (true)
+            {
+                string[] chunk;
+                lock (gate)
+                {
+                    if (!enumerator.MoveNext()) return;
+                    chunk = enumerator.Current;
+                }
+                var ids = new string[chunk.Length];
+                var endpoints = new string[chunk.Length];
+                var ats = new DateTime[chunk.Length];
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    using var doc = JsonDocument.Parse(chunk[i]);
+                    ids[i] = doc.RootElement.GetProperty("id").GetString()!;
+                    endpoints[i] = doc.RootElement.TryGetProperty("endpointId", out var e) ? e.GetString()! : doc.RootElement.GetProperty("accountId").GetString()!;
+                    ats[i] = doc.RootElement.GetProperty("at").GetDateTime().ToUniversalTime();
+                }
+                await using var insert = new NpgsqlCommand(
+                    "insert into bench_raw (id, endpoint_id, at, body) select * from unnest(@ids, @endpoints, @ats, @bodies::jsonb[])", connection);
+                insert.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
+                insert.Parameters.Add(new NpgsqlParameter("endpoints", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = endpoints });
+                insert.Parameters.Add(new NpgsqlParameter("ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = ats });
+                insert.Parameters.Add(new NpgsqlParameter("bodies", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = chunk });
+                await insert.ExecuteNonQueryAsync();
+                progress.Report(Interlocked.Add(ref done, chunk.Length));
+            }
+        }));
+        progress.Done(done);
+        return timer.Elapsed;
+    }
+
+    static async Task RecreateAsync(NpgsqlConnectionStringBuilder server, string database)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres", Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"drop database if exists {database} with (force)", connection);
+        await drop.ExecuteNonQueryAsync();
+        await using var create = new NpgsqlCommand($"create database {database}", connection);
+        await create.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Samples the process's working set; reports each phase's peak and the overall peak, in MB.</summary>
+    sealed class MemoryWatch
+    {
+        double _phasePeak;
+        Timer? _timer;
+        public double PeakMb { get; private set; }
+
+        public void Start(string phase)
+        {
+            GC.Collect();
+            _phasePeak = 0;
+            _timer = new Timer(_ => Sample(), null, 0, 100);
+        }
+
+        void Sample()
+        {
+            using var process = Process.GetCurrentProcess();
+            var mb = Math.Round(process.WorkingSet64 / 1048576.0);
+            if (mb > _phasePeak) _phasePeak = mb;
+            if (mb > PeakMb) PeakMb = mb;
+        }
+
+        public double Stop()
+        {
+            _timer?.Dispose();
+            Sample();
+            return _phasePeak;
+        }
+    }
+
+    sealed class FixedClock(Instant start) : IClock
+    {
+        readonly Stopwatch _elapsed = Stopwatch.StartNew();
+        public Instant GetCurrentInstant() => start + Duration.FromTimeSpan(_elapsed.Elapsed);
+    }
+}
