@@ -64,7 +64,7 @@ public sealed class BillingTestHost : IAsyncDisposable
 
     public async Task<AccountUsage> UsageAsync(string accountId, string period)
     {
-        await Store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(2));
+        await Store.WaitForProjectionsAsync(TimeSpan.FromMinutes(2));
         await using var session = Store.QuerySession();
         return await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period));
     }
@@ -74,7 +74,7 @@ public sealed class BillingTestHost : IAsyncDisposable
 
     public async Task<Dictionary<string, string>> AllUsageJsonAsync(string period)
     {
-        await Store.WaitForNonStaleProjectionDataAsync(TimeSpan.FromMinutes(2));
+        await Store.WaitForProjectionsAsync(TimeSpan.FromMinutes(2));
         await using var session = Store.QuerySession();
         var usage = await UsageQueries.ForPeriodAsync(session, BillingPeriod.Parse(period));
         return usage.ToDictionary(kv => kv.Key, kv => QueryUsage.ToJson(kv.Value).ToJsonString());
