@@ -50,11 +50,11 @@ public sealed record EndpointDeleted(string Id, Instant At, string EndpointId) :
 public sealed record TrafficProcessed(string Id, Instant At, string EndpointId, string AzId, string? SourceAzId, long Bytes) : IEndpointRecord;
 
 /// <summary>
-/// The event stored for traffic: the accepted traffic records of one ingested batch for one
-/// endpoint. Traffic arrives in the millions, so it is stored in batches, never one stream or
-/// one event per record.
+/// The event stored for traffic: the accepted traffic records of one ingested batch, whatever
+/// their endpoints. Traffic arrives in the millions, so it is stored in batches, never one
+/// stream or one event per record.
 /// </summary>
-public sealed record TrafficRecorded(string EndpointId, IReadOnlyList<TrafficProcessed> Records);
+public sealed record TrafficRecorded(IReadOnlyList<TrafficProcessed> Records);
 
 public enum EndpointType
 {

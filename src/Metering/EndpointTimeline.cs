@@ -53,6 +53,7 @@ public sealed class EndpointTimeline
     public void Apply(EndpointPayerChanged e)
     {
         PayerChanges.Add(new(e.At, e.PayerAccountId, e.Id));
+        _payersInOrder = null;
         if (!Accounts.Contains(e.PayerAccountId)) Accounts.Add(e.PayerAccountId);
     }
 
@@ -103,10 +104,14 @@ public sealed class EndpointTimeline
     public bool IsProvisioned(string azId, Instant at) => Stays(azId).Any(i => i.Contains(at));
 
     /// <summary>The account paying hourly and data-processing charges at <paramref name="at"/> (spec section 5).</summary>
-    public string PayerAt(Instant at) =>
-        PayerChanges.Where(p => p.At <= at)
-            .OrderBy(p => p.At).ThenBy(p => p.RecordId, StringComparer.Ordinal)
-            .LastOrDefault()?.PayerAccountId ?? OwnerAccountId;
+    public string PayerAt(Instant at)
+    {
+        if (PayerChanges.Count == 0) return OwnerAccountId; // the common case, asked once per traffic hour
+        _payersInOrder ??= PayerChanges.OrderBy(p => p.At).ThenBy(p => p.RecordId, StringComparer.Ordinal).ToList();
+        return _payersInOrder.LastOrDefault(p => p.At <= at)?.PayerAccountId ?? OwnerAccountId;
+    }
+
+    List<PayerChange>? _payersInOrder;
 
     /// <summary>
     /// Whether a record about this endpoint is accepted now, refused for good, or waits for an

@@ -23,8 +23,10 @@ public sealed class EndpointTrafficDay
 
     public static string IdOf(string endpointId, LocalDate day) => $"{endpointId}/{day:yyyy'-'MM'-'dd}";
 
-    public static IEnumerable<string> IdsOf(TrafficRecorded e) =>
-        e.Records.Select(r => r.At.InUtc().Date).Distinct().Select(d => IdOf(e.EndpointId, d));
+    public static string IdOf(TrafficProcessed record) => IdOf(record.EndpointId, record.At.InUtc().Date);
+
+    /// <summary>A batch's records grouped by the document each one belongs to.</summary>
+    public static ILookup<string, TrafficProcessed> ByDocument(TrafficRecorded e) => e.Records.ToLookup(IdOf);
 
     /// <summary>The ids of an endpoint's documents for every day of a period.</summary>
     public static IEnumerable<string> IdsOf(string endpointId, BillingPeriod period)
@@ -33,8 +35,8 @@ public sealed class EndpointTrafficDay
             yield return IdOf(endpointId, day);
     }
 
-    /// <summary>Adds the records of <paramref name="e"/> that fall on this document's day.</summary>
-    public void Add(TrafficRecorded e)
+    /// <summary>Adds records of this document's endpoint and day (see <see cref="ByDocument"/>).</summary>
+    public void Add(IEnumerable<TrafficProcessed> records)
     {
         var slash = Id.LastIndexOf('/');
         if (slash < 0) throw new InvalidOperationException("the document's id must be set before traffic is added");
@@ -42,9 +44,10 @@ public sealed class EndpointTrafficDay
         var period = new BillingPeriod(day.Year, day.Month);
         EndpointId = Id[..slash];
         Period = period.ToString();
-        foreach (var r in e.Records)
+        foreach (var r in records)
         {
-            if (r.At.InUtc().Date != day) continue;
+            if (r.EndpointId != EndpointId || r.At.InUtc().Date != day)
+                throw new ArgumentException($"record {r.Id} belongs to {IdOf(r)}, not {Id}", nameof(records));
             var key = $"{period.HourIndex(r.At)}|{r.AzId}|{r.SourceAzId}";
             Bytes[key] = Bytes.GetValueOrDefault(key) + r.Bytes;
         }

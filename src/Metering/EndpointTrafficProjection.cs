@@ -13,14 +13,19 @@ public partial class EndpointTrafficProjection : MultiStreamProjection<EndpointT
 {
     public EndpointTrafficProjection()
     {
-        Identities<TrafficRecorded>(e => EndpointTrafficDay.IdsOf(e).ToList());
+        Identities<TrafficRecorded>(e => Grouped(e).Select(g => g.Key).ToList());
     }
+
+    // A batch feeds hundreds of documents; group its records once per event, not once per document.
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TrafficRecorded, ILookup<string, TrafficProcessed>> Groups = new();
+
+    static ILookup<string, TrafficProcessed> Grouped(TrafficRecorded e) => Groups.GetValue(e, EndpointTrafficDay.ByDocument);
 
     public override EndpointTrafficDay? Evolve(EndpointTrafficDay? day, string id, IEvent e)
     {
         if (e.Data is not TrafficRecorded traffic) return day;
         day ??= new EndpointTrafficDay { Id = id };
-        day.Add(traffic);
+        day.Add(Grouped(traffic)[id]);
         return day;
     }
 }

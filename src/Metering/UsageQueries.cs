@@ -31,8 +31,8 @@ public static class UsageQueries
         var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
         foreach (var e in endpoints.Where(e => UsageCalculator.SplitHours(e, period).Count > 0))
         {
-            var batches = await session.Events.QueryRawEventDataOnly<TrafficRecorded>().Where(x => x.EndpointId == e.Id).ToListAsync(ct);
-            raw[e.Id] = batches.SelectMany(b => b.Records).Where(r => period.Contains(r.At)).ToList();
+            var batches = await session.Events.QueryRawEventDataOnly<TrafficRecorded>().Where(x => x.Records.Any(r => r.EndpointId == e.Id)).ToListAsync(ct);
+            raw[e.Id] = batches.SelectMany(b => b.Records).Where(r => r.EndpointId == e.Id && period.Contains(r.At)).ToList();
         }
 
         return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));

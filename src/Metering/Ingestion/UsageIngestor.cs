@@ -57,7 +57,7 @@ public sealed class UsageIngestor(IngestionOptions options, IClock clock)
             else session.Events.Append(endpointId, events);
         if (plan.TrafficByEndpoint.Count > 0)
             session.Events.StartStream($"traffic/{Guid.CreateVersion7()}",
-                plan.TrafficByEndpoint.Select(kv => (object)new TrafficRecorded(kv.Key, kv.Value)).ToArray());
+                new TrafficRecorded(plan.TrafficByEndpoint.Values.SelectMany(r => r).ToList()));
         if (plan.DeadLetters.Count > 0) session.Store(plan.DeadLetters.ToArray());
 
         // Queued, not executed: they commit with the events in SaveChanges (which does nothing,

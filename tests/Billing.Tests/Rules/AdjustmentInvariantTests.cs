@@ -56,9 +56,9 @@ public class AdjustmentInvariantTests
         var raw = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
         var buckets = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv =>
         {
-            var batch = new TrafficRecorded(kv.Key, kv.Value);
-            return (IReadOnlyList<TrafficBucket>)EndpointTrafficDay.IdsOf(batch).Select(id => new EndpointTrafficDay { Id = id })
-                .Where(d => { d.Add(batch); return d.Period == October.ToString(); }).SelectMany(d => d.Buckets()).ToList();
+            var batch = new TrafficRecorded(kv.Value);
+            return (IReadOnlyList<TrafficBucket>)EndpointTrafficDay.ByDocument(batch).Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g); return d; })
+                .Where(d => d.Period == October.ToString()).SelectMany(d => d.Buckets()).ToList();
         });
         return UsageCalculator.Compute(new MeteringInput(October, timelines.Values, buckets, raw));
     }

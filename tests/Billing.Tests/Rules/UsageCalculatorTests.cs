@@ -24,10 +24,10 @@ public class UsageCalculatorTests
         var traffic = new Dictionary<string, IReadOnlyList<TrafficBucket>>();
         foreach (var (endpointId, records) in plan.TrafficByEndpoint)
         {
-            var batch = new TrafficRecorded(endpointId, records);
-            traffic[endpointId] = EndpointTrafficDay.IdsOf(batch)
-                .Select(id => new EndpointTrafficDay { Id = id })
-                .Where(d => { d.Add(batch); return d.Period == period.ToString(); })
+            var batch = new TrafficRecorded(records);
+            traffic[endpointId] = EndpointTrafficDay.ByDocument(batch)
+                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g); return d; })
+                .Where(d => d.Period == period.ToString())
                 .SelectMany(d => d.Buckets()).ToList();
         }
         var raw = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
