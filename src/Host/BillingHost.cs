@@ -65,7 +65,8 @@ public static class BillingHost
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
             opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
-            opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
+            // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
+            if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });

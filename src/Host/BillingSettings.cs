@@ -21,7 +21,8 @@ public sealed record BillingSettings(
     string? PriceBookPath = null,
     Duration? CloseGraceOverride = null,
     int LatePeriods = 3,
-    bool RunDaemon = true)
+    bool RunDaemon = true,
+    bool RunSchedules = false)
 {
     public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
 

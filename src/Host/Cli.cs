@@ -73,7 +73,7 @@ public static class Cli
 
     static async Task<int> ServeAsync(string[] args, NodaTime.IClock clock)
     {
-        var settings = BillingSettings.FromEnvironment();
+        var settings = BillingSettings.FromEnvironment() with { RunSchedules = true };
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var app = BuildWebApp(args, settings, clock);
         await app.StartAsync();

@@ -72,18 +72,21 @@ public static class ClosePeriodHandler
     {
         var period = BillingPeriod.Parse(command.Period);
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
-        if (await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
-            session.Store(new ClosedPeriod { Id = period.ToString(), ClosedAt = clock.GetCurrentInstant() });
+        var now = clock.GetCurrentInstant();
+        var due = await Closing.DueAccountsAsync(session, period, priceBook, late, ct);
+        var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now };
+        closed.LastClosedAt = now;
+        closed.AccountsDue = due;
+        session.Store(closed);
 
         var outgoing = new OutgoingMessages();
-        foreach (var account in await Closing.DueAccountsAsync(session, period, priceBook, late, ct))
-            outgoing.Add(new IssueInvoice(account, period.ToString()));
+        foreach (var account in due) outgoing.Add(new IssueInvoice(account, period.ToString()));
         var earlier = period;
         for (var i = 0; i < Closing.LookBackPeriods; i++)
         {
             earlier = earlier.Previous;
-            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is not { } closed) continue;
-            foreach (var account in await Closing.OpenedSinceCloseAsync(session, earlier, closed, priceBook, ct))
+            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is not { } earlierClose) continue;
+            foreach (var account in await Closing.OpenedSinceCloseAsync(session, earlier, earlierClose, priceBook, ct))
                 outgoing.Add(new IssueInvoice(account, earlier.ToString()));
         }
         return outgoing;
@@ -133,14 +136,18 @@ public static class CloseCommand
     public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
-        var priceBook = services.GetRequiredService<PriceBook>();
-        var late = services.GetRequiredService<LateAdjustments>();
-        await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
-        List<string> due;
-        await using (var session = store.QuerySession()) due = await Closing.DueAccountsAsync(session, period, priceBook, late, ct);
+        var clock = services.GetRequiredService<IClock>();
+        var started = clock.GetCurrentInstant();
+        using (var scope = services.CreateScope())
+            await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period.ToString()), ct, TimeSpan.FromMinutes(30));
 
-        using var scope = services.CreateScope();
-        await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period.ToString()), ct);
+        // The close recorded which accounts it asked invoices for; wait for each of them.
+        List<string> due;
+        await using (var session = store.QuerySession())
+        {
+            var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct);
+            due = closed is not null && closed.LastClosedAt >= started ? closed.AccountsDue : [];
+        }
 
         var progress = new TerminalProgress($"closing {period}", due.Count);
         while (true)

@@ -26,9 +26,11 @@ public static class InvoiceStore
     }
 }
 
-/// <summary>A period that has been closed: when, and how many invoices the close asked for.</summary>
+/// <summary>A period that has been closed: when, and which invoices its latest close asked for.</summary>
 public sealed class ClosedPeriod
 {
     public string Id { get; set; } = "";
     public NodaTime.Instant ClosedAt { get; set; }
+    public NodaTime.Instant LastClosedAt { get; set; }
+    public List<string> AccountsDue { get; set; } = [];
 }

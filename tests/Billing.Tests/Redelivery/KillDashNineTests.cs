@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Billing.Host.Features;
+using Billing.Metering;
+using Billing.Tests.Support;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Billing.Tests.Redelivery;
+
+/// <summary>
+/// Once per class: a synthetic October big enough that an import takes several seconds (~100,000
+/// records), and an uninterrupted import of it by a
+/// real `billing import` process into a fresh database, whose usage every killed run must match.
+/// </summary>
+public sealed class KillDashNineFixture : IAsyncLifetime
+{
+    public static readonly BillingPeriod October = new(2026, 10);
+
+    public string Dll { get; private set; } = "";
+    public string BuildNote { get; private set; } = "";
+    public string File { get; private set; } = "";
+    public long Records { get; private set; }
+    public ImportLine Baseline { get; private set; } = null!;
+    public TimeSpan BaselineWall { get; private set; }
+    public Dictionary<string, string> BaselineUsage { get; private set; } = [];
+
+    public async Task InitializeAsync()
+    {
+        // The billing executable built with the tests (the test project references the host).
+        Dll = Path.Combine(AppContext.BaseDirectory, "billing.dll");
+        BuildNote = $"ran {Dll}";
+        var watch = Stopwatch.StartNew();
+
+        File = Path.Combine(Path.GetTempPath(), $"billing-redelivery-{Guid.NewGuid():N}.jsonl");
+        Records = new SyntheticUsage(October, accounts: 28, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
+
+        var db = await PostgresServer.CreateDatabaseAsync("billing_kill_base");
+        watch.Restart();
+        await using (var child = ChildProcess.Start(Dll, db, "import", File))
+        {
+            var exit = await child.WaitForExitAsync(TimeSpan.FromMinutes(10));
+            if (exit != 0) throw new InvalidOperationException($"baseline import exited {exit}\n{ChildProcess.Tail(child.StandardError)}");
+            Baseline = ImportLine.Parse(child.StandardOutput);
+        }
+        BaselineWall = watch.Elapsed;
+        if (Baseline.Accepted != Records || Baseline.Duplicates != 0 || Baseline.Rejected != 0)
+            throw new InvalidOperationException($"the uninterrupted import of {Records} records gave {Baseline}");
+        await using var host = await BillingTestHost.StartAsync(db);
+        BaselineUsage = await host.AllUsageJsonAsync(October.ToString());
+    }
+
+    public Task DisposeAsync()
+    {
+        if (System.IO.File.Exists(File)) System.IO.File.Delete(File);
+        return Task.CompletedTask;
+    }
+
+}
+
+/// <summary>What `billing import` prints when it is done.</summary>
+public sealed record ImportLine(long Records, double Seconds, long Accepted, long Duplicates, long Rejected)
+{
+    static readonly Regex Pattern = new(@"imported ([\d,.\u00a0\u202f ]+) records in ([\d.,]+) s \(.*?\): ([\d,.\u00a0\u202f ]+) accepted, ([\d,.\u00a0\u202f ]+) duplicate, ([\d,.\u00a0\u202f ]+) rejected");
+
+    public static ImportLine Parse(string stdout)
+    {
+        var m = Pattern.Match(stdout);
+        if (!m.Success) throw new InvalidOperationException($"no summary line in the import's output:\n{stdout}");
+        static long N(Group g) => long.Parse(new string(g.Value.Where(char.IsAsciiDigit).ToArray()));
+        return new ImportLine(N(m.Groups[1]), double.Parse(m.Groups[2].Value.Replace(',', '.'), System.Globalization.CultureInfo.InvariantCulture),
+            N(m.Groups[3]), N(m.Groups[4]), N(m.Groups[5]));
+    }
+}
+
+/// <summary>
+/// Exactly-once with real processes: `billing import` is killed with SIGKILL part-way through, so
+/// the durable queue keeps its unprocessed messages and the dead node keeps the ones it had taken;
+/// a second `billing import` of the same file then runs to completion. Every record must be decided
+/// exactly once (accepted by one of the two imports, a duplicate for the other) and the usage of
+/// every account must equal that of an uninterrupted import.
+/// </summary>
+[Collection(RedeliveryCollection.Name)]
+public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper output) : IClassFixture<KillDashNineFixture>
+{
+    [Theory(Timeout = 900_000)]
+    [InlineData("early", 15)]
+    [InlineData("late", 85)]
+    public async Task Kill_9_mid_import_then_a_second_import_decides_every_record_exactly_once(string point, int percentDecided)
+    {
+        var total = fixture.Records;
+        var threshold = Math.Max(1, total * percentDecided / 100);
+        var wall = Stopwatch.StartNew();
+        output.WriteLine($"{fixture.BuildNote}; file {total:N0} records; uninterrupted import {fixture.BaselineWall.TotalSeconds:0.0} s wall " +
+                         $"({fixture.Baseline.Seconds:0.0} s reported), usage of {fixture.BaselineUsage.Count} accounts");
+
+        var db = await PostgresServer.CreateDatabaseAsync("billing_kill");
+
+        // 1. Start an import and SIGKILL it once some but not all records are decided.
+        long decidedAtPoll, decidedBeforeKill;
+        TimeSpan killedAfter;
+        await using (var first = ChildProcess.Start(fixture.Dll, db, "import", fixture.File))
+        {
+            var started = Stopwatch.StartNew();
+            while (true)
+            {
+                decidedAtPoll = await DecidedAsync(db);
+                if (decidedAtPoll >= threshold) break;
+                if (first.HasExited)
+                    throw new InvalidOperationException($"the first import exited ({first.ExitCode}) before the kill point; decided {decidedAtPoll}\n{ChildProcess.Tail(first.StandardError)}");
+                if (started.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"{decidedAtPoll} of {total} decided after 5 minutes");
+                await Task.Delay(50);
+            }
+            first.KillNow();
+            killedAfter = started.Elapsed;
+        }
+        decidedBeforeKill = await DecidedAsync(db); // what committed before the process died
+        var queued = await ScalarAsync(db, "select count(*) from billing_queues.wolverine_queue_usage");
+        var orphaned = await ScalarAsync(db, "select count(*) from billing.wolverine_incoming_envelopes where status = 'Incoming'");
+        output.WriteLine($"[{point}] sent {total:N0} records; killed (SIGKILL) after {killedAfter.TotalSeconds:0.0} s with {decidedBeforeKill:N0} decided " +
+                         $"(poll saw {decidedAtPoll:N0}); left behind: {queued} messages on the queue, {orphaned} taken by the dead node");
+        Assert.InRange(decidedBeforeKill, 1, total - 1);
+
+        // 2. Import the same file again, to completion, in a second process.
+        ImportLine second;
+        var secondWatch = Stopwatch.StartNew();
+        await using (var rerun = ChildProcess.Start(fixture.Dll, db, "import", fixture.File))
+        {
+            var exit = await rerun.WaitForExitAsync(TimeSpan.FromMinutes(10));
+            Assert.True(exit == 0, $"second import exited {exit}\n{ChildProcess.Tail(rerun.StandardError)}");
+            second = ImportLine.Parse(rerun.StandardOutput);
+        }
+        var imports = await ImportsAsync(db);
+        var acceptedIds = await ScalarAsync(db, "select count(*) from billing.record_ids");
+        var firstNow = imports[0];
+        output.WriteLine($"[{point}] second run ({secondWatch.Elapsed.TotalSeconds:0.0} s): {second.Accepted:N0} accepted, {second.Duplicates:N0} duplicate, {second.Rejected:N0} rejected; " +
+                         $"first import's row now {firstNow.Decided:N0}/{total:N0} decided; accepted over all imports {imports.Sum(i => i.Accepted):N0}; record_ids {acceptedIds:N0}; " +
+                         $"still taken by the dead node: {await ScalarAsync(db, "select count(*) from billing.wolverine_incoming_envelopes where status = 'Incoming'")}");
+
+        // 3. Usage of every account, read by a host on the killed database, against the uninterrupted import.
+        Dictionary<string, string> usage;
+        await using (var host = await BillingTestHost.StartAsync(db))
+            usage = await host.AllUsageJsonAsync(KillDashNineFixture.October.ToString());
+        var differing = fixture.BaselineUsage.Keys.Union(usage.Keys)
+            .Where(a => !fixture.BaselineUsage.TryGetValue(a, out var expected) || !usage.TryGetValue(a, out var actual) || expected != actual)
+            .Order().ToList();
+        output.WriteLine($"[{point}] usage matched: {(differing.Count == 0 ? "yes" : "NO")} ({usage.Count} accounts{(differing.Count > 0 ? "; differing: " + string.Join(", ", differing) : "")}); " +
+                         $"test wall {wall.Elapsed.TotalSeconds:0.0} s");
+
+        Assert.Equal(2, imports.Count);
+        Assert.Equal(total, second.Records);
+        Assert.Equal(total, second.Accepted + second.Duplicates);
+        Assert.Equal(0, second.Rejected);
+        Assert.Equal(total, imports.Sum(i => i.Accepted)); // each record accepted by exactly one of the two imports
+        Assert.Equal(0, imports.Sum(i => i.Rejected));
+        Assert.Equal(total, acceptedIds);
+        Assert.Empty(differing);
+    }
+
+    sealed record ImportRow(Guid Id, long Expected, long Accepted, long Duplicates, long Rejected)
+    {
+        public long Decided => Accepted + Duplicates + Rejected;
+    }
+
+    /// <summary>Records decided so far over every import of the database (0 while the schema does not exist yet).</summary>
+    static async Task<long> DecidedAsync(string connectionString)
+    {
+        try
+        {
+            return await ScalarAsync(connectionString, "select coalesce(sum(accepted + duplicates + rejected), 0) from billing.imports");
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            return 0;
+        }
+    }
+
+    static async Task<List<ImportRow>> ImportsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        // Import ids are UUIDv7: ordered by creation.
+        await using var cmd = new NpgsqlCommand("select id, expected, accepted, duplicates, rejected from billing.imports order by id", connection);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var rows = new List<ImportRow>();
+        while (await reader.ReadAsync())
+            rows.Add(new ImportRow(reader.GetGuid(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        return rows;
+    }
+
+    static Task<long> ScalarAsync(string connectionString, string sql) => DuplicatePublishTests.ScalarAsync(connectionString, sql);
+}
