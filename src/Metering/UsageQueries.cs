@@ -1,5 +1,6 @@
 using Billing.Events;
 using Marten;
+using NodaTime;
 
 namespace Billing.Metering;
 
@@ -29,10 +30,12 @@ public static class UsageQueries
             .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
 
         var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
-        foreach (var e in endpoints.Where(e => UsageCalculator.SplitHours(e, period).Count > 0))
+        foreach (var e in endpoints)
         {
-            var batches = await session.Events.QueryRawEventDataOnly<TrafficRecorded>().Where(x => x.Records.Any(r => r.EndpointId == e.Id)).ToListAsync(ct);
-            raw[e.Id] = batches.SelectMany(b => b.Records).Where(r => r.EndpointId == e.Id && period.Contains(r.At)).ToList();
+            var split = UsageCalculator.SplitHours(e, period);
+            if (split.Count == 0) continue;
+            var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
+            raw[e.Id] = await TrafficStreamIndex.RecordsAsync(session, e.Id, splitDays, ct);
         }
 
         return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));
