@@ -59,6 +59,9 @@ max_connections = 300
 shared_buffers = 512MB
 fsync = on
 synchronous_commit = on
+# For profiling (billing bench, docs): per-statement timings in pg_stat_statements.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top
 CONF
   fi
   if as_pg "'$bindir/pg_ctl' -D '$dir/data' status" >/dev/null 2>&1; then
