@@ -17,6 +17,9 @@ public static class ImportUsage
 {
     public const int BatchSize = 1_000;
 
+    /// <summary>How many records an import publishes ahead of the decisions at most.</summary>
+    public const int MaxAhead = 50_000;
+
     public sealed record Result(long Records, long Accepted, long Duplicates, long Rejected, TimeSpan Elapsed)
     {
         public double RecordsPerSecond => Records / Math.Max(Elapsed.TotalSeconds, 1e-9);
@@ -55,6 +58,7 @@ public static class ImportUsage
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         var batch = new List<IncomingRecord>(batchSize);
         var published = 0L;
+        var decided = 0L;
         foreach (var line in File.ReadLines(file))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -64,6 +68,14 @@ public static class ImportUsage
             published += batch.Count;
             publishing.Report(published);
             batch = new List<IncomingRecord>(batchSize);
+            // Stay at most a window of records ahead of the decisions: the sender holds every
+            // message not yet stored, so publishing a whole file at once grew memory with its size.
+            while (published - decided > MaxAhead)
+            {
+                await Task.Delay(50, ct);
+                var c = await CountsAsync(settings.ConnectionString, importId, ct);
+                decided = c.Accepted + c.Duplicates + c.Rejected;
+            }
         }
         if (batch.Count > 0) await bus.PublishAsync(new IngestBatch(importId, batch));
         publishing.Done(expected);
