@@ -39,7 +39,7 @@ public static class Closing
         var opened = (await session.LoadManyAsync<AccountProfile>(ct, candidates)).Select(a => a.Id).ToHashSet();
         return candidates
             .Where(a => opened.Contains(a) && !invoiced.Contains(a))
-            .Where(a => InvoiceCalculator.Calculate(usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period), priceBook, "US", adjustments.GetValueOrDefault(a)).IsDue)
+            .Where(a => adjustments.ContainsKey(a) || HasCharges(usage[a], priceBook))
             .Order(StringComparer.Ordinal).ToList();
     }
 
@@ -54,11 +54,14 @@ public static class Closing
         var profiles = await session.LoadManyAsync<AccountProfile>(ct, usage.Keys);
         return profiles
             .Where(p => p.OpenedAt > closed.ClosedAt && !invoiced.Contains(p.Id))
-            .Where(p => InvoiceCalculator.Calculate(usage[p.Id], priceBook, "US").IsDue)
+            .Where(p => HasCharges(usage[p.Id], priceBook))
             .Select(p => p.Id).Order(StringComparer.Ordinal).ToList();
     }
 
     public static bool IsDue(BillingPeriod period, Instant now, Duration grace) => period.End + grace <= now;
+
+    /// <summary>Any billable quantity (spec 7): a priced line, Gateway endpoints excluded.</summary>
+    static bool HasCharges(AccountUsage usage, PriceBook priceBook) => InvoiceCalculator.Lines(usage, priceBook).Any();
 }
 
 public static class ClosePeriodHandler
