@@ -23,9 +23,6 @@ public sealed record InvoiceIssuedNotice(string Number, string AccountId, string
 
 public static class Closing
 {
-    /// <summary>How many earlier closed periods a close looks back at, for accounts opened since.</summary>
-    public const int LookBackPeriods = 3;
-
     /// <summary>
     /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
     /// any billable quantity (Gateway endpoints excluded) or any adjustment of an earlier period.
@@ -71,7 +68,7 @@ public static class ClosePeriodHandler
     /// <see cref="IssueInvoice"/> per due account, including accounts of the previous closed
     /// periods that have opened since (spec 9: usage waits for its account).
     /// </summary>
-    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
+    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, BillingSettings settings, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
@@ -85,7 +82,7 @@ public static class ClosePeriodHandler
         var outgoing = new OutgoingMessages();
         foreach (var account in due) outgoing.Add(new IssueInvoice(account, period.ToString()));
         var earlier = period;
-        for (var i = 0; i < Closing.LookBackPeriods; i++)
+        for (var i = 0; i < settings.LatePeriods; i++)
         {
             earlier = earlier.Previous;
             if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is not { } earlierClose) continue;
@@ -116,7 +113,7 @@ public static class CloseDuePeriodsHandler
         var now = clock.GetCurrentInstant();
         var outgoing = new OutgoingMessages();
         var period = BillingPeriod.Of(now);
-        for (var i = 0; i <= Closing.LookBackPeriods + 1; i++, period = period.Previous)
+        for (var i = 0; i <= settings.LatePeriods + 1; i++, period = period.Previous)
             if (Closing.IsDue(period, now, settings.CloseGrace) && await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
                 outgoing.Add(new ClosePeriod(period.ToString()));
         return outgoing;

@@ -2,7 +2,6 @@
 #pragma warning disable
 using Billing.Host;
 using NodaTime;
-using Wolverine.Marten;
 using Wolverine.Marten.Publishing;
 
 namespace Internal.Generated.WolverineHandlers
@@ -13,14 +12,12 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Billing.Host.BillingSettings _billingSettings;
         private readonly NodaTime.IClock _clock;
-        private readonly Wolverine.Marten.IMartenDeduplicator _martenDeduplicator;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public CloseDuePeriodsHandler457092582(Billing.Host.BillingSettings billingSettings, NodaTime.IClock clock, Wolverine.Marten.IMartenDeduplicator martenDeduplicator, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public CloseDuePeriodsHandler457092582(Billing.Host.BillingSettings billingSettings, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
         {
             _billingSettings = billingSettings;
             _clock = clock;
-            _martenDeduplicator = martenDeduplicator;
             _outboxedSessionFactory = outboxedSessionFactory;
         }
 
@@ -28,66 +25,26 @@ namespace Internal.Generated.WolverineHandlers
         {
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(context);
-            var deduplicationId = context.Envelope?.DeduplicationId;
             // The actual message body
             var closeDuePeriods = (Billing.Host.Features.CloseDuePeriods)context.Envelope.Message;
 
-            // GH-4505: has this logical deduplication id already been claimed?
-            var isDuplicateMessage = false;
-            if (!string.IsNullOrWhiteSpace(deduplicationId))
-            {
-                isDuplicateMessage = await _martenDeduplicator.HasClaimAsync(documentSession, deduplicationId, null, cancellation).ConfigureAwait(false);
-            }
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.CloseDuePeriodsHandler");
+            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.CloseDuePeriodsHandler");
+            
+            // The actual message execution
+            var outgoing1 = await Billing.Host.Features.CloseDuePeriodsHandler.Handle(closeDuePeriods, ((Marten.IQuerySession)documentSession), _clock, _billingSettings, cancellation).ConfigureAwait(false);
 
-            // GH-4180: this logical deduplication id has already been handled, so discard this message
-            if (isDuplicateMessage) return;
-            // GH-4505: claim the logical deduplication id inside this Marten transaction
-            if (!string.IsNullOrWhiteSpace(deduplicationId))
-            {
-                _martenDeduplicator.QueueClaim(documentSession, deduplicationId, null);
-            }
+            
+            // Outgoing, cascaded message
+            await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
 
-            var duplicateClaimLostTheRace = false;
-            // GH-5166: tells a failed commit apart from a failure before or after it
-            var deduplicationCommit = Wolverine.Marten.DatabaseCommitMarker.Enlist(documentSession);
-            try
-            {
-                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.CloseDuePeriodsHandler");
-                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.CloseDuePeriodsHandler");
-                
-                // The actual message execution
-                var outgoing1 = await Billing.Host.Features.CloseDuePeriodsHandler.Handle(closeDuePeriods, ((Marten.IQuerySession)documentSession), _clock, _billingSettings, cancellation).ConfigureAwait(false);
+            
+            // Save all pending changes to this Marten session
+            await documentSession.SaveChangesAsync(cancellation).ConfigureAwait(false);
 
-                
-                // Outgoing, cascaded message
-                await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
-
-                
-                // Save all pending changes to this Marten session
-                await documentSession.SaveChangesAsync(cancellation).ConfigureAwait(false);
-
-                
-                // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-                await context.FlushOutgoingMessagesAsync().ConfigureAwait(false);
-            }
-            catch (System.Exception duplicateClaimException) when (Wolverine.Marten.MartenDeduplicationFailures.IsDuplicateDeduplicationClaim(duplicateClaimException))
-            {
-                // GH-4505: a concurrent caller committed this logical id first
-                duplicateClaimLostTheRace = true;
-            }
-            catch (System.Exception) when (deduplicationCommit.CommitStarted && !deduplicationCommit.Committed)
-            {
-                // GH-5166: the commit failed on something else first, such as a stream version; did a concurrent caller with this id win?
-                if (!await Wolverine.Marten.MartenDeduplicationFailures.IsClaimedAfterFailedCommitAsync(_martenDeduplicator, documentSession, deduplicationId, null).ConfigureAwait(false))
-                {
-                    throw;
-                }
-
-                duplicateClaimLostTheRace = true;
-            }
-
-            // GH-4180: this logical deduplication id has already been handled, so discard this message
-            if (duplicateClaimLostTheRace) return;
+            
+            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
+            await context.FlushOutgoingMessagesAsync().ConfigureAwait(false);
         }
     }
 
