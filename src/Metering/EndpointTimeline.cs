@@ -44,11 +44,24 @@ public sealed class EndpointTimeline
         Accounts = [e.AccountId],
     };
 
-    public void Apply(EndpointAzAdded e) => AzChanges.Add(new(e.AzId, e.At, true));
-    public void Apply(EndpointAzRemoved e) => AzChanges.Add(new(e.AzId, e.At, false));
+    public void Apply(EndpointAzAdded e)
+    {
+        AzChanges.Add(new(e.AzId, e.At, true));
+        _stays = null;
+    }
+
+    public void Apply(EndpointAzRemoved e)
+    {
+        AzChanges.Add(new(e.AzId, e.At, false));
+        _stays = null;
+    }
     public void Apply(EndpointAccepted e) => AcceptanceChanges.Add(new(e.At, "accepted"));
     public void Apply(EndpointRejected e) => AcceptanceChanges.Add(new(e.At, "rejected"));
-    public void Apply(EndpointDeleted e) => DeletedAt = DeletedAt is { } d && d < e.At ? d : e.At;
+    public void Apply(EndpointDeleted e)
+    {
+        DeletedAt = DeletedAt is { } d && d < e.At ? d : e.At;
+        _stays = null;
+    }
 
     public void Apply(EndpointPayerChanged e)
     {
@@ -80,7 +93,17 @@ public sealed class EndpointTimeline
     /// remove, ended by deletion. Facts are read in time order (a remove before an add at the same
     /// instant), never in arrival order.
     /// </summary>
-    public List<Interval> Stays(string azId)
+    public IReadOnlyList<Interval> Stays(string azId)
+    {
+        // Asked for every traffic record a batch decides: computed once per AZ until the facts change.
+        _stays ??= [];
+        if (!_stays.TryGetValue(azId, out var stays)) _stays[azId] = stays = ComputeStays(azId);
+        return stays;
+    }
+
+    Dictionary<string, List<Interval>>? _stays;
+
+    List<Interval> ComputeStays(string azId)
     {
         var stays = new List<Interval>();
         Instant? start = null;
