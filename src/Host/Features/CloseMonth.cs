@@ -27,38 +27,20 @@ public static class Closing
     /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
     /// any billable quantity (Gateway endpoints excluded) or any adjustment of an earlier period.
     /// </summary>
-    public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook, LateAdjustments late, CancellationToken ct)
+    public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook,
+        IReadOnlyDictionary<string, List<InvoiceLine>> adjustments, CancellationToken ct)
     {
         var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
-        var adjustments = await late.ForInvoicesOfAsync(session, period, null, ct);
         var candidates = usage.Keys.Union(adjustments.Keys).ToList();
         var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
         var opened = (await session.LoadManyAsync<AccountProfile>(ct, candidates)).Select(a => a.Id).ToHashSet();
         return candidates
             .Where(a => opened.Contains(a) && !invoiced.Contains(a))
-            .Where(a => adjustments.ContainsKey(a) || HasCharges(usage[a], priceBook))
+            .Where(a => adjustments.ContainsKey(a) || InvoiceCalculator.Lines(usage[a], priceBook).Any())
             .Order(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>
-    /// Accounts with usage in a closed period that had no account when it closed and have opened
-    /// since: their invoice for that period is issued at this close (spec 9).
-    /// </summary>
-    public static async Task<List<string>> OpenedSinceCloseAsync(IQuerySession session, BillingPeriod period, ClosedPeriod closed, PriceBook priceBook, CancellationToken ct)
-    {
-        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
-        var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
-        var profiles = await session.LoadManyAsync<AccountProfile>(ct, usage.Keys);
-        return profiles
-            .Where(p => p.OpenedAt > closed.ClosedAt && !invoiced.Contains(p.Id))
-            .Where(p => HasCharges(usage[p.Id], priceBook))
-            .Select(p => p.Id).Order(StringComparer.Ordinal).ToList();
-    }
-
     public static bool IsDue(BillingPeriod period, Instant now, Duration grace) => period.End + grace <= now;
-
-    /// <summary>Any billable quantity (spec 7): a priced line, Gateway endpoints excluded.</summary>
-    static bool HasCharges(AccountUsage usage, PriceBook priceBook) => InvoiceCalculator.Lines(usage, priceBook).Any();
 }
 
 public static class ClosePeriodHandler
@@ -68,12 +50,13 @@ public static class ClosePeriodHandler
     /// <see cref="IssueInvoice"/> per due account, including accounts of the previous closed
     /// periods that have opened since (spec 9: usage waits for its account).
     /// </summary>
-    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, BillingSettings settings, IClock clock, CancellationToken ct)
+    public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         var now = clock.GetCurrentInstant();
-        var due = await Closing.DueAccountsAsync(session, period, priceBook, late, ct);
+        var lateCharges = await late.ForInvoicesOfAsync(session, period, null, ct);
+        var due = await Closing.DueAccountsAsync(session, period, priceBook, lateCharges.Adjustments, ct);
         var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now };
         closed.LastClosedAt = now;
         closed.AccountsDue = due;
@@ -81,14 +64,7 @@ public static class ClosePeriodHandler
 
         var outgoing = new OutgoingMessages();
         foreach (var account in due) outgoing.Add(new IssueInvoice(account, period.ToString()));
-        var earlier = period;
-        for (var i = 0; i < settings.LatePeriods; i++)
-        {
-            earlier = earlier.Previous;
-            if (await session.LoadAsync<ClosedPeriod>(earlier.ToString(), ct) is not { } earlierClose) continue;
-            foreach (var account in await Closing.OpenedSinceCloseAsync(session, earlier, earlierClose, priceBook, ct))
-                outgoing.Add(new IssueInvoice(account, earlier.ToString()));
-        }
+        foreach (var (account, earlier) in lateCharges.OwedInvoices) outgoing.Add(new IssueInvoice(account, earlier.ToString()));
         return outgoing;
     }
 }

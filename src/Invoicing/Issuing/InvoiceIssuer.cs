@@ -30,7 +30,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
 
         var usage = await UsageQueries.ForAccountAsync(session, accountId, period, ct);
         var taxCountry = profile.AddressAt(period.End - Duration.Epsilon).Country;
-        var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).GetValueOrDefault(accountId);
+        var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).Adjustments.GetValueOrDefault(accountId);
         var content = InvoiceCalculator.Calculate(usage, priceBook, taxCountry, adjustments);
         if (!content.IsDue) return new(accountId, period.ToString(), null, "nothing to invoice");
 

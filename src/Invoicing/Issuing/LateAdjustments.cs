@@ -13,14 +13,19 @@ namespace Billing.Invoicing.Issuing;
 /// </summary>
 public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
 {
-    /// <summary>Adjustment lines for the invoices of <paramref name="period"/>, by account (only <paramref name="onlyAccount"/> when given).</summary>
-    public async Task<Dictionary<string, List<InvoiceLine>>> ForInvoicesOfAsync(IQuerySession session, BillingPeriod period, string? onlyAccount, CancellationToken ct)
+    /// <summary>
+    /// What closing <paramref name="period"/> owes for the closed periods before it: adjustment lines
+    /// for its invoices, by account (only <paramref name="onlyAccount"/> when given), and the invoices
+    /// of earlier periods owed to accounts opened since those periods closed.
+    /// </summary>
+    public async Task<LateCharges> ForInvoicesOfAsync(IQuerySession session, BillingPeriod period, string? onlyAccount, CancellationToken ct)
     {
         var result = new Dictionary<string, List<InvoiceLine>>();
+        var owed = new List<(string AccountId, BillingPeriod Period)>();
         var earlier = new List<(BillingPeriod Period, ClosedPeriod Closed)>();
         for (var (q, i) = (period.Previous, 0); i < latePeriods; q = q.Previous, i++)
             if (await session.LoadAsync<ClosedPeriod>(q.ToString(), ct) is { } closed) earlier.Add((q, closed));
-        if (earlier.Count == 0) return result;
+        if (earlier.Count == 0) return new(result, owed);
 
         var periods = earlier.Select(e => e.Period.ToString()).ToList();
         var issued = onlyAccount is null
@@ -41,16 +46,26 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
             foreach (var account in accounts)
             {
                 var own = invoices.FirstOrDefault(i => i.AccountId == account && i.Period == q).Invoice;
-                if (own is null && (!profiles.TryGetValue(account, out var profile) || profile.OpenedAt > closed.ClosedAt)) continue;
+                var recomputed = usage.TryGetValue(account, out var u) ? InvoiceCalculator.Lines(u, priceBook).ToList() : [];
+                if (own is null && (!profiles.TryGetValue(account, out var profile) || profile.OpenedAt > closed.ClosedAt))
+                {
+                    // No account when q closed: q's own invoice is owed once the account is opened.
+                    if (profile is not null && recomputed.Count > 0) owed.Add((account, q));
+                    continue;
+                }
                 var charged = (own?.Lines.Where(l => !l.IsAdjustment) ?? [])
                     .Concat(invoices.Where(i => i.AccountId == account && i.Period > q).SelectMany(i => i.Invoice.Lines.Where(l => l.Adjusts == q)));
-                var recomputed = usage.TryGetValue(account, out var u) ? InvoiceCalculator.Lines(u, priceBook) : [];
                 var adjustments = InvoiceAdjustments.Between(q, InvoiceAdjustments.Charged(charged), recomputed);
                 if (adjustments.Count == 0) continue;
                 if (!result.TryGetValue(account, out var list)) result[account] = list = [];
                 list.AddRange(adjustments);
             }
         }
-        return result;
+        return new(result, owed);
     }
 }
+
+/// <summary>See <see cref="LateAdjustments.ForInvoicesOfAsync"/>.</summary>
+public sealed record LateCharges(
+    Dictionary<string, List<InvoiceLine>> Adjustments,
+    List<(string AccountId, BillingPeriod Period)> OwedInvoices);

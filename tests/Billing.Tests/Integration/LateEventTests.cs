@@ -70,4 +70,31 @@ public class LateEventTests
         var december = await CloseCommand.CloseAsync(host.Services, new BillingPeriod(2026, 12), CancellationToken.None);
         Assert.DoesNotContain(december, i => i.AccountId == OctoberScenario.A);
     }
+
+    [Fact]
+    public async Task An_account_opened_after_its_period_closed_gets_that_invoice_at_the_next_close()
+    {
+        await using var host = await BillingTestHost.StartAsync(now: Instant.FromUtc(2026, 11, 2, 0, 0));
+        await host.ImportAsync(OctoberScenario.Lines); // B pays part of October but has no account yet
+        var october = await CloseCommand.CloseAsync(host.Services, new BillingPeriod(2026, 10), CancellationToken.None);
+        Assert.Equal([OctoberScenario.A], october.Select(i => i.AccountId));
+
+        host.Clock.Set(Instant.FromUtc(2026, 11, 5, 0, 0));
+        await host.ImportAsync([Records.Opened("open-b", "2026-11-05T00:00:00Z", OctoberScenario.B, "Müller GmbH", "DE")]);
+        host.Clock.Set(Instant.FromUtc(2026, 12, 2, 0, 0));
+        await CloseCommand.CloseAsync(host.Services, new BillingPeriod(2026, 11), CancellationToken.None);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        IssuedInvoice? owed;
+        do
+        {
+            await Task.Delay(200);
+            await using var session = host.Store.QuerySession();
+            owed = await session.Query<IssuedInvoice>().FirstOrDefaultAsync(i => i.AccountId == OctoberScenario.B);
+        } while (owed is null && DateTime.UtcNow < deadline);
+        Assert.NotNull(owed);
+        Assert.Equal(("2026-10", 0.21m), (owed.Period, owed.Total)); // 0.08 + 0.08 + 0.05, no tax in DE
+        await using var check = host.Store.QuerySession();
+        Assert.Equal(1, await check.Query<IssuedInvoice>().CountAsync(i => i.AccountId == OctoberScenario.B));
+    }
 }
