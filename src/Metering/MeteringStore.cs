@@ -38,6 +38,7 @@ public static class MeteringStore
         opts.Storage.ExtendedSchemaObjects.Add(RecordIds());
         opts.Storage.ExtendedSchemaObjects.Add(Imports());
         opts.Storage.ExtendedSchemaObjects.Add(TrafficStreamIndex.Definition());
+        opts.Storage.ExtendedSchemaObjects.Add(TimelineCache.Definition());
     }
 
     /// <summary>Every accepted record id with its content fingerprint, forever (no dedupe window).</summary>

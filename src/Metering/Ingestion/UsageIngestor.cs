@@ -33,6 +33,7 @@ public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duratio
 public sealed class UsageIngestor(IngestionOptions options, IClock clock)
 {
     const long IngestLock = 0x6269_6C6C_696E_6701; // "billing" + 1
+    readonly TimelineCache _timelines = new();
 
     public async Task<BatchPlan> IngestAsync(IDocumentSession session, IReadOnlyList<IncomingRecord> records, Guid? importId, CancellationToken ct)
     {
@@ -44,7 +45,7 @@ public sealed class UsageIngestor(IngestionOptions options, IClock clock)
         await Execute(connection, $"select pg_advisory_xact_lock({IngestLock})", ct);
 
         var fingerprints = await KnownFingerprints(connection, batch.RecordIds, ct);
-        var timelines = (await session.LoadManyAsync<EndpointTimeline>(ct, batch.EndpointIds)).ToDictionary(t => t.Id);
+        var timelines = await _timelines.LoadAsync(session, batch.EndpointIds, ct);
         var opened = (await session.LoadManyAsync<AccountProfile>(ct, batch.AccountIds)).Select(a => a.Id).ToHashSet();
 
         var plan = BatchDecider.Decide(batch, now, options.RetryWindow, fingerprints, timelines, opened);
