@@ -23,7 +23,11 @@ public static class MeteringStore
         opts.DatabaseSchemaName = Schema;
         opts.Events.StreamIdentity = StreamIdentity.AsString;
         opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase,
-            configure: o => o.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb));
+            configure: o =>
+            {
+                o.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb);
+                o.Converters.Add(new TrafficJson());
+            });
 
         // Lifecycle facts are read when deciding each record, so they are projected inline.
         opts.Projections.Snapshot<EndpointTimeline>(SnapshotLifecycle.Inline);
