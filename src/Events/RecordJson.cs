@@ -44,21 +44,32 @@ public static class RecordJson
     };
 
     /// <summary>The record as one line of the contract's JSON.</summary>
-    public static string Serialize(IUsageRecord record)
+    public static string Serialize(IUsageRecord record) => System.Text.Encoding.UTF8.GetString(SerializeToUtf8(record));
+
+    /// <summary>
+    /// The record's contract JSON as UTF-8: the serializer's object with "type" put first. Written
+    /// straight into bytes (no DOM): every accepted record is fingerprinted on the ingest path.
+    /// </summary>
+    public static byte[] SerializeToUtf8(IUsageRecord record)
     {
-        var body = JsonSerializer.SerializeToNode(record, record.GetType(), Options)!.AsObject();
-        var ordered = new System.Text.Json.Nodes.JsonObject { ["type"] = TypeName(record) };
-        foreach (var (key, value) in body.ToList())
-        {
-            body.Remove(key);
-            ordered[key] = value;
-        }
-        return ordered.ToJsonString(Options);
+        var body = JsonSerializer.SerializeToUtf8Bytes(record, record.GetType(), Options);
+        var type = System.Text.Encoding.UTF8.GetBytes(TypeName(record));
+        // body is {"id":...}: every record has properties, so "type" goes in after the brace.
+        var canonical = new byte[TypePrefix.Length + type.Length + 2 + body.Length - 1];
+        var span = canonical.AsSpan();
+        TypePrefix.CopyTo(span);
+        type.AsSpan().CopyTo(span[TypePrefix.Length..]);
+        span[TypePrefix.Length + type.Length] = (byte)'"';
+        span[TypePrefix.Length + type.Length + 1] = (byte)',';
+        body.AsSpan(1).CopyTo(span[(TypePrefix.Length + type.Length + 2)..]);
+        return canonical;
     }
+
+    static ReadOnlySpan<byte> TypePrefix => "{\"type\":\""u8;
 
     /// <summary>
     /// SHA-256 of the record's canonical JSON: two texts of the same record (other spacing, other
     /// key order) have the same fingerprint; any change of content gives another.
     /// </summary>
-    public static byte[] Fingerprint(IUsageRecord record) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Serialize(record)));
+    public static byte[] Fingerprint(IUsageRecord record) => SHA256.HashData(SerializeToUtf8(record));
 }

@@ -119,7 +119,9 @@ public static class Bench
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         using var writer = new StreamWriter(file);
         var count = 0L;
-        var perHour = Math.Max(1, (int)Math.Ceiling(records / (accounts * 3.0 * 744)));
+        // Enough traffic records per endpoint-AZ-hour that the month holds the records asked for.
+        var month = new SyntheticUsage(period, accounts, seed: 2026).Records().LongCount();
+        var perHour = Math.Max(1, (int)Math.Ceiling((double)records / month));
         foreach (var r in new SyntheticUsage(period, accounts, seed: 2026, recordsPerHour: perHour).Records().Take(records))
         {
             writer.WriteLine(RecordJson.Serialize(r));
