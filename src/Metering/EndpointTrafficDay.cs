@@ -21,6 +21,13 @@ public sealed class EndpointTrafficDay
     /// <summary>Bytes by key "{hour of the period}|{azId}|{sourceAzId}" (source empty when absent).</summary>
     public Dictionary<string, decimal> Bytes { get; set; } = [];
 
+    /// <summary>
+    /// The traffic batches (sequence numbers of their <see cref="TrafficRecorded"/> events) that hold
+    /// this document's records: an hour whose payer changed part-way reads just these, see
+    /// <see cref="RawTraffic"/>.
+    /// </summary>
+    public List<long> Batches { get; set; } = [];
+
     public static string IdOf(string endpointId, LocalDate day) => $"{endpointId}/{day:yyyy'-'MM'-'dd}";
 
     public static string IdOf(TrafficProcessed record) => IdOf(record.EndpointId, record.At.InUtc().Date);
@@ -35,9 +42,10 @@ public sealed class EndpointTrafficDay
             yield return IdOf(endpointId, day);
     }
 
-    /// <summary>Adds records of this document's endpoint and day (see <see cref="ByDocument"/>).</summary>
-    public void Add(IEnumerable<TrafficProcessed> records)
+    /// <summary>Adds records of this document's endpoint and day (see <see cref="ByDocument"/>), from the batch stored as event <paramref name="batch"/>.</summary>
+    public void Add(IEnumerable<TrafficProcessed> records, long batch)
     {
+        if (!Batches.Contains(batch)) Batches.Add(batch);
         var slash = Id.LastIndexOf('/');
         if (slash < 0) throw new InvalidOperationException("the document's id must be set before traffic is added");
         var day = NodaTime.Text.LocalDatePattern.Iso.Parse(Id[(slash + 1)..]).Value;

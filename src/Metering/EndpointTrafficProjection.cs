@@ -25,7 +25,7 @@ public partial class EndpointTrafficProjection : MultiStreamProjection<EndpointT
     {
         if (e.Data is not TrafficRecorded traffic) return day;
         day ??= new EndpointTrafficDay { Id = id };
-        day.Add(Grouped(traffic)[id]);
+        day.Add(Grouped(traffic)[id], e.Sequence);
         return day;
     }
 }

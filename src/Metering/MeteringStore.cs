@@ -34,14 +34,12 @@ public static class MeteringStore
         opts.Projections.Snapshot<AccountProfile>(SnapshotLifecycle.Inline);
         // Traffic sums are projected by the async daemon: one writer, in event order.
         opts.Projections.Add<EndpointTrafficProjection>(ProjectionLifecycle.Async);
-        opts.Projections.Add(new TrafficStreamIndex(), ProjectionLifecycle.Inline);
 
         opts.Schema.For<EndpointTimeline>().GinIndexJsonData();
         opts.Schema.For<DeadLetter>().Index(x => x.DeadLetteredAt);
 
         opts.Storage.ExtendedSchemaObjects.Add(RecordIds());
         opts.Storage.ExtendedSchemaObjects.Add(Imports());
-        opts.Storage.ExtendedSchemaObjects.Add(TrafficStreamIndex.Definition());
         opts.Storage.ExtendedSchemaObjects.Add(TimelineCache.Definition());
     }
 

@@ -35,7 +35,7 @@ public static class UsageQueries
             var split = UsageCalculator.SplitHours(e, period);
             if (split.Count == 0) continue;
             var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
-            raw[e.Id] = await TrafficStreamIndex.RecordsAsync(session, e.Id, splitDays, ct);
+            raw[e.Id] = await RawTraffic.RecordsAsync(session, e.Id, splitDays, ct);
         }
 
         return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));

@@ -57,7 +57,7 @@ public class AdjustmentInvariantTests
         var buckets = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv =>
         {
             var batch = new TrafficRecorded(kv.Value);
-            return (IReadOnlyList<TrafficBucket>)EndpointTrafficDay.ByDocument(batch).Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g); return d; })
+            return (IReadOnlyList<TrafficBucket>)EndpointTrafficDay.ByDocument(batch).Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
                 .Where(d => d.Period == October.ToString()).SelectMany(d => d.Buckets()).ToList();
         });
         return UsageCalculator.Compute(new MeteringInput(October, timelines.Values, buckets, raw));

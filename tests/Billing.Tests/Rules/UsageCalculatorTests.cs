@@ -26,7 +26,7 @@ public class UsageCalculatorTests
         {
             var batch = new TrafficRecorded(records);
             traffic[endpointId] = EndpointTrafficDay.ByDocument(batch)
-                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g); return d; })
+                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
                 .Where(d => d.Period == period.ToString())
                 .SelectMany(d => d.Buckets()).ToList();
         }
