@@ -50,7 +50,7 @@ public static class Bench
         {
             memory.Start("raw");
             raw = await RawInsertAsync(benchDb, file, lines);
-            results["raw"] = Phase(lines, raw, memory.Stop());
+            results["raw"] = Phase(lines, raw, memory.Stop(), memory.CpuSeconds);
         }
 
         var host = Cli.BuildWebApp([], settings with { ConnectionString = benchDb, Urls = "http://127.0.0.1:0" }, new FixedClock(now));
@@ -59,7 +59,7 @@ public static class Bench
         {
             memory.Start("ingest");
             var import = await ImportUsage.ImportAsync(host.Services, file, ImportUsage.BatchSize, CancellationToken.None);
-            results["ingest"] = Phase(lines, import.Elapsed, memory.Stop());
+            results["ingest"] = Phase(lines, import.Elapsed, memory.Stop(), memory.CpuSeconds);
             results["ingest"]!["accepted"] = import.Accepted;
             results["ingest"]!["rejected"] = import.Rejected;
             if (raw > TimeSpan.Zero) results["ingestToRawRatio"] = Math.Round(raw.TotalSeconds / import.Elapsed.TotalSeconds, 3);
@@ -69,7 +69,7 @@ public static class Bench
             memory.Start("replay");
             var timer = Stopwatch.StartNew();
             await ReplayProjections.ReplayAsync(host.Services.GetRequiredService<IDocumentStore>(), benchDb, CancellationToken.None);
-            results["replay"] = Phase(lines, timer.Elapsed, memory.Stop());
+            results["replay"] = Phase(lines, timer.Elapsed, memory.Stop(), memory.CpuSeconds);
             }
 
             if (phases.Contains("close"))
@@ -82,6 +82,7 @@ public static class Bench
             {
                 ["accounts"] = accounts, ["invoices"] = invoices.Count, ["seconds"] = Math.Round(close.TotalSeconds, 1),
                 ["invoicesPerSecond"] = Math.Round(invoices.Count / close.TotalSeconds, 1), ["peakWorkingSetMb"] = memory.Stop(),
+                ["processCpuSeconds"] = memory.CpuSeconds,
             };
             }
         }
@@ -93,10 +94,10 @@ public static class Bench
 
         Console.WriteLine();
         Console.WriteLine($"bench: {lines:N0} records, {accounts:N0} accounts, {Environment.ProcessorCount} cores");
-        Console.WriteLine($"{"phase",-8}{"seconds",10}{"records/s",14}{"peak MB",10}");
+        Console.WriteLine($"{"phase",-8}{"seconds",10}{"records/s",14}{"peak MB",10}{"cpu s",8}");
         foreach (var phase in new[] { "raw", "ingest", "replay" }.Where(p => results[p] is not null))
-            Console.WriteLine($"{phase,-8}{(double)results[phase]!["seconds"]!,10:0.0}{(double)results[phase]!["recordsPerSecond"]!,14:N0}{(double)results[phase]!["peakWorkingSetMb"]!,10:N0}");
-        if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}");
+            Console.WriteLine($"{phase,-8}{(double)results[phase]!["seconds"]!,10:0.0}{(double)results[phase]!["recordsPerSecond"]!,14:N0}{(double)results[phase]!["peakWorkingSetMb"]!,10:N0}{(double)results[phase]!["processCpuSeconds"]!,8:0.0}");
+        if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}{(double)results["close"]!["processCpuSeconds"]!,8:0.0}");
         if (results["ingestToRawRatio"] is not null) Console.WriteLine($"ingest/raw ratio: {(double)results["ingestToRawRatio"]!:0.000}");
         if (cli.Option("json") is { } json)
         {
@@ -106,9 +107,10 @@ public static class Bench
         return 0;
     }
 
-    static JsonObject Phase(long records, TimeSpan elapsed, double peakMb) => new()
+    static JsonObject Phase(long records, TimeSpan elapsed, double peakMb, double cpuSeconds) => new()
     {
         ["seconds"] = Math.Round(elapsed.TotalSeconds, 1),
+        ["processCpuSeconds"] = cpuSeconds,
         ["recordsPerSecond"] = Math.Round(records / elapsed.TotalSeconds),
         ["peakWorkingSetMb"] = peakMb,
     };
@@ -199,13 +201,19 @@ public static class Bench
     sealed class MemoryWatch
     {
         double _phasePeak;
+        TimeSpan _cpuAtStart;
         Timer? _timer;
+
+        /// <summary>CPU time this process used in the last phase (PostgreSQL's is not counted), in seconds.</summary>
+        public double CpuSeconds { get; private set; }
         public double PeakMb { get; private set; }
 
         public void Start(string phase)
         {
             GC.Collect();
             _phasePeak = 0;
+            using var process = Process.GetCurrentProcess();
+            _cpuAtStart = process.TotalProcessorTime;
             _timer = new Timer(_ => Sample(), null, 0, 100);
         }
 
@@ -221,6 +229,7 @@ public static class Bench
         {
             _timer?.Dispose();
             Sample();
+            using (var process = Process.GetCurrentProcess()) CpuSeconds = Math.Round((process.TotalProcessorTime - _cpuAtStart).TotalSeconds, 1);
             return _phasePeak;
         }
     }
