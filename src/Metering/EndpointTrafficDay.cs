@@ -28,7 +28,27 @@ public sealed class EndpointTrafficDay
     /// </summary>
     public List<long> Batches { get; set; } = [];
 
-    public static string IdOf(string endpointId, LocalDate day) => $"{endpointId}/{day:yyyy'-'MM'-'dd}";
+    /// <summary>The day of <see cref="Id"/>, read from it once per loaded document.</summary>
+    LocalDate? _day;
+
+    /// <summary>"{endpointId}/yyyy-MM-dd", written by hand: every traffic record is mapped to its document.</summary>
+    public static string IdOf(string endpointId, LocalDate day) =>
+        string.Create(endpointId.Length + 11, (endpointId, day), static (span, state) =>
+        {
+            state.endpointId.CopyTo(span);
+            var date = span[state.endpointId.Length..];
+            date[0] = '/';
+            Digits(date.Slice(1, 4), state.day.Year);
+            date[5] = '-';
+            Digits(date.Slice(6, 2), state.day.Month);
+            date[8] = '-';
+            Digits(date.Slice(9, 2), state.day.Day);
+        });
+
+    static void Digits(Span<char> span, int value)
+    {
+        for (var i = span.Length - 1; i >= 0; i--, value /= 10) span[i] = (char)('0' + value % 10);
+    }
 
     public static string IdOf(TrafficProcessed record) => IdOf(record.EndpointId, record.At.InUtc().Date);
 
@@ -46,12 +66,16 @@ public sealed class EndpointTrafficDay
     public void Add(IEnumerable<TrafficProcessed> records, long batch)
     {
         if (!Batches.Contains(batch)) Batches.Add(batch);
-        var slash = Id.LastIndexOf('/');
-        if (slash < 0) throw new InvalidOperationException("the document's id must be set before traffic is added");
-        var day = NodaTime.Text.LocalDatePattern.Iso.Parse(Id[(slash + 1)..]).Value;
+        if (_day is not { } day)
+        {
+            var slash = Id.LastIndexOf('/');
+            if (slash < 0) throw new InvalidOperationException("the document's id must be set before traffic is added");
+            day = NodaTime.Text.LocalDatePattern.Iso.Parse(Id[(slash + 1)..]).Value;
+            EndpointId = Id[..slash];
+            Period = new BillingPeriod(day.Year, day.Month).ToString();
+            _day = day;
+        }
         var period = new BillingPeriod(day.Year, day.Month);
-        EndpointId = Id[..slash];
-        Period = period.ToString();
         foreach (var r in records)
         {
             if (r.EndpointId != EndpointId || r.At.InUtc().Date != day)
