@@ -22,22 +22,32 @@ public static class UsageQueries
         return await ComputeAsync(session, endpoints, period, ct);
     }
 
+    /// <summary>Endpoints whose traffic is read at once: bounds memory to one batch of endpoint-day documents, whatever the period holds.</summary>
+    public const int EndpointsPerBatch = 1_000;
+
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, CancellationToken ct)
     {
         var endpoints = all.Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
-        var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, endpoints.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
-        var traffic = days.GroupBy(d => d.EndpointId)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
-
-        var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
-        foreach (var e in endpoints)
+        var usage = new UsageCalculator.Totals(period);
+        foreach (var batch in endpoints.Chunk(EndpointsPerBatch))
         {
-            var split = UsageCalculator.SplitHours(e, period);
-            if (split.Count == 0) continue;
-            var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
-            raw[e.Id] = await TrafficStreamIndex.RecordsAsync(session, e.Id, splitDays, ct);
-        }
+            var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, batch.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
+            var traffic = days.GroupBy(d => d.EndpointId)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
+            days = null;
 
-        return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));
+            foreach (var e in batch)
+            {
+                IReadOnlyList<TrafficProcessed>? raw = null;
+                var split = UsageCalculator.SplitHours(e, period);
+                if (split.Count > 0)
+                {
+                    var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
+                    raw = await TrafficStreamIndex.RecordsAsync(session, e.Id, splitDays, ct);
+                }
+                usage.Add(e, traffic.GetValueOrDefault(e.Id), raw);
+            }
+        }
+        return usage.ToAccounts();
     }
 }
