@@ -63,6 +63,7 @@ public static class BillingHost
             // earlier batches wrote (an advisory lock also orders writers across processes).
             opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
+            opts.PublishMessage<IssueInvoices>().ToPostgresqlQueue(InvoicingQueue);
             opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
