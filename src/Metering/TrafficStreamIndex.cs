@@ -33,6 +33,22 @@ public partial class TrafficStreamIndex : EventProjection
         return t;
     }
 
+    /// <summary>The traffic records of several endpoints, each on its given days, read from the batches that hold them (two queries).</summary>
+    public static async Task<Dictionary<string, IReadOnlyList<TrafficProcessed>>> RecordsAsync(IQuerySession session,
+        IReadOnlyDictionary<string, IReadOnlyCollection<LocalDate>> daysByEndpoint, CancellationToken ct)
+    {
+        var pairs = daysByEndpoint.SelectMany(kv => kv.Value.Select(day => (Endpoint: kv.Key, Day: day.ToDateOnly()))).ToList();
+        var keys = await session.AdvancedSql.QueryAsync<string>(
+            $"select distinct stream_key from {Table} where (endpoint_id, day) in (select * from unnest(?, ?))", ct,
+            pairs.Select(p => p.Endpoint).ToArray(), pairs.Select(p => p.Day).ToArray());
+        var found = daysByEndpoint.Keys.ToDictionary(e => e, _ => new List<TrafficProcessed>(), StringComparer.Ordinal);
+        if (keys.Count == 0) return found.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
+        var events = await session.Events.QueryAllRawEvents().Where(x => x.StreamKey!.IsOneOf(keys.ToArray())).ToListAsync(ct);
+        foreach (var r in events.Select(x => x.Data).OfType<TrafficRecorded>().SelectMany(t => t.Records))
+            if (found.TryGetValue(r.EndpointId, out var list) && daysByEndpoint[r.EndpointId].Contains(r.At.InUtc().Date)) list.Add(r);
+        return found.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
+    }
+
     /// <summary>The traffic records of an endpoint on the given days, read from the batches that hold them.</summary>
     public static async Task<List<TrafficProcessed>> RecordsAsync(IQuerySession session, string endpointId, IReadOnlyCollection<LocalDate> days, CancellationToken ct)
     {

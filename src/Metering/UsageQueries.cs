@@ -32,21 +32,24 @@ public static class UsageQueries
         foreach (var batch in endpoints.Chunk(EndpointsPerBatch))
         {
             var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, batch.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
+            var dayIds = days.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
             var traffic = days.GroupBy(d => d.EndpointId)
                 .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
             days = null;
 
+            // Raw records of the hours in which a payer changed part-way, read for the whole batch at
+            // once, and only for days that have traffic at all.
+            var splitDays = new Dictionary<string, IReadOnlyCollection<LocalDate>>();
             foreach (var e in batch)
             {
-                IReadOnlyList<TrafficProcessed>? raw = null;
                 var split = UsageCalculator.SplitHours(e, period);
-                if (split.Count > 0)
-                {
-                    var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
-                    raw = await TrafficStreamIndex.RecordsAsync(session, e.Id, splitDays, ct);
-                }
-                usage.Add(e, traffic.GetValueOrDefault(e.Id), raw);
+                var withTraffic = split.Select(h => period.HourStart(h).InUtc().Date).Distinct()
+                    .Where(day => dayIds.Contains(EndpointTrafficDay.IdOf(e.Id, day))).ToList();
+                if (withTraffic.Count > 0) splitDays[e.Id] = withTraffic;
             }
+            var raw = splitDays.Count == 0 ? [] : await TrafficStreamIndex.RecordsAsync(session, splitDays, ct);
+
+            foreach (var e in batch) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
         }
         return usage.ToAccounts();
     }
