@@ -53,6 +53,7 @@ public static class BillingHost
             .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
             .ApplyAllDatabaseChangesOnStartup();
+        builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
 
         builder.UseWolverine(opts =>
         {
