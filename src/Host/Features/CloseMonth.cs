@@ -30,7 +30,7 @@ public sealed record InvoiceIssuedNotice(string Number, string AccountId, string
 public static class Closing
 {
     /// <summary>Accounts per <see cref="IssueInvoices"/> message: one transaction, one hold of the counter lock.</summary>
-    public const int AccountsPerMessage = 50;
+    public const int AccountsPerMessage = 100;
 
     /// <summary>
     /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
