@@ -21,14 +21,20 @@ public static class EndpointHours
     {
         // A sorted list rather than a tree: stays usually come in time order, so hours are appended at
         // the end, and a month is at most 744 entries in two arrays instead of 744 tree nodes.
-        var hours = new SortedList<Instant, Instant>();
+        var clipped = new List<(Instant Start, Instant End)>();
+        var capacity = 0;
         foreach (var stay in stays)
         {
             var start = Max(stay.HasStart ? stay.Start : period.Start, period.Start);
             var end = Min(stay.HasEnd ? stay.End : period.End, period.End);
             if (start >= end) continue; // zero-length or outside the period: nothing to bill
+            clipped.Add((start, end));
+            capacity += (int)Math.Ceiling((end - FloorToHour(start)).TotalHours);
+        }
 
-            if (hours.Capacity == 0) hours.Capacity = (int)Math.Ceiling((end - FloorToHour(start)).TotalHours);
+        var hours = new SortedList<Instant, Instant>(Math.Min(capacity, period.Hours));
+        foreach (var (start, end) in clipped)
+        {
             for (var hour = FloorToHour(start); hour < end; hour += Hour)
             {
                 var first = Max(hour, start);
