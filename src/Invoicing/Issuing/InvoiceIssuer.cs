@@ -51,11 +51,14 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
         var profiles = (await session.LoadManyAsync<AccountProfile>(ct, accounts.Select(a => a.AccountId).Distinct()))
             .ToDictionary(p => p.Id);
         var due = new List<(int Index, AccountProfile Profile, InvoiceContent Content)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < accounts.Count; i++)
         {
             var (accountId, usage, adjustments) = accounts[i];
             if (usage.AccountId != accountId || usage.Period != period)
                 throw new ArgumentException($"the charges of {accountId} hold {usage.AccountId}'s usage of {usage.Period}, not of {period}", nameof(accounts));
+            if (!seen.Add(accountId))
+                throw new ArgumentException($"account {accountId} appears twice among the charges", nameof(accounts));
             if (!profiles.TryGetValue(accountId, out var profile))
             {
                 results[i] = new(accountId, period.ToString(), null, "waiting: the account is not opened yet");
