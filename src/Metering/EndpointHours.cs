@@ -15,21 +15,31 @@ public static class EndpointHours
 
     /// <summary>
     /// The billed clock hours of <paramref name="period"/>, each with the first instant of the hour
-    /// at which the endpoint is provisioned (the payer in effect then pays for the hour).
+    /// at which the endpoint is provisioned (the payer in effect then pays for the hour), in hour order.
     /// </summary>
-    public static SortedDictionary<Instant, Instant> BilledHours(IEnumerable<Interval> stays, BillingPeriod period)
+    public static SortedList<Instant, Instant> BilledHours(IEnumerable<Interval> stays, BillingPeriod period)
     {
-        var hours = new SortedDictionary<Instant, Instant>();
+        // A sorted list rather than a tree: stays usually come in time order, so hours are appended at
+        // the end, and a month is at most 744 entries in two arrays instead of 744 tree nodes.
+        var clipped = new List<(Instant Start, Instant End)>();
+        var capacity = 0;
         foreach (var stay in stays)
         {
             var start = Max(stay.HasStart ? stay.Start : period.Start, period.Start);
             var end = Min(stay.HasEnd ? stay.End : period.End, period.End);
             if (start >= end) continue; // zero-length or outside the period: nothing to bill
+            clipped.Add((start, end));
+            capacity += (int)Math.Ceiling((end - FloorToHour(start)).TotalHours);
+        }
 
+        var hours = new SortedList<Instant, Instant>(Math.Min(capacity, period.Hours));
+        foreach (var (start, end) in clipped)
+        {
             for (var hour = FloorToHour(start); hour < end; hour += Hour)
             {
                 var first = Max(hour, start);
-                if (!hours.TryGetValue(hour, out var known) || first < known) hours[hour] = first;
+                if (!hours.TryGetValue(hour, out var known)) hours.Add(hour, first);
+                else if (first < known) hours[hour] = first;
             }
         }
         return hours;

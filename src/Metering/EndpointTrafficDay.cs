@@ -85,12 +85,37 @@ public sealed class EndpointTrafficDay
         }
     }
 
-    public IEnumerable<TrafficBucket> Buckets() => Bytes.Select(kv =>
+    public IEnumerable<TrafficBucket> Buckets()
     {
-        var parts = kv.Key.Split('|');
-        return new TrafficBucket(int.Parse(parts[0]), parts[1], parts[2].Length == 0 ? null : parts[2], kv.Value);
-    });
+        foreach (var (key, bytes) in Bytes)
+        {
+            // "{hour}|{azId}|{sourceAzId}": parsed without splitting, the AZ ids shared (a period has
+            // hundreds of thousands of buckets and a handful of AZs).
+            var span = key.AsSpan();
+            var first = span.IndexOf('|');
+            var second = first + 1 + span[(first + 1)..].IndexOf('|');
+            if (first < 0 || second <= first) throw new FormatException($"traffic key '{key}' of {Id} is not hour|az|source");
+            var source = span[(second + 1)..];
+            yield return new TrafficBucket(int.Parse(span[..first], System.Globalization.CultureInfo.InvariantCulture),
+                AzIds.Of(span[(first + 1)..second]), source.IsEmpty ? null : AzIds.Of(source), bytes);
+        }
+    }
 }
 
 /// <summary>Bytes of one clock hour (index within the period) through one AZ from one source AZ.</summary>
-public sealed record TrafficBucket(int Hour, string AzId, string? SourceAzId, decimal Bytes);
+public readonly record struct TrafficBucket(int Hour, string AzId, string? SourceAzId, decimal Bytes);
+
+/// <summary>One string instance per AZ id read back from traffic keys.</summary>
+static class AzIds
+{
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Known = new(StringComparer.Ordinal);
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> BySpan =
+        Known.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    public static string Of(ReadOnlySpan<char> az)
+    {
+        if (BySpan.TryGetValue(az, out var known)) return known;
+        var text = az.ToString();
+        return Known.Count < 10_000 ? Known.GetOrAdd(text, text) : text;
+    }
+}

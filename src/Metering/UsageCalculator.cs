@@ -29,60 +29,101 @@ public static class UsageCalculator
 
     public static Dictionary<string, AccountUsage> Compute(MeteringInput input)
     {
-        var period = input.Period;
-        var hours = new Dictionary<(string Account, string Region, EndpointType Type, string Az), int>();
-        var processed = new Dictionary<(string Account, string Region, string Pool), decimal>();
-        var crossAz = new Dictionary<(string Account, string Region), decimal>();
-
+        var usage = new Totals(input.Period);
         foreach (var e in input.Endpoints)
-        {
-            foreach (var az in e.AzIds)
-                foreach (var (_, firstInstant) in EndpointHours.BilledHours(e.Stays(az), period))
-                {
-                    var key = (e.PayerAt(firstInstant), e.Region, e.EndpointType, az);
-                    hours[key] = hours.GetValueOrDefault(key) + 1;
-                }
+            usage.Add(e, input.TrafficByEndpoint.GetValueOrDefault(e.Id), input.RawTrafficByEndpoint.GetValueOrDefault(e.Id));
+        return usage.ToAccounts();
+    }
 
-            var split = SplitHours(e, period);
-            if (input.TrafficByEndpoint.TryGetValue(e.Id, out var buckets))
+    /// <summary>
+    /// A period's usage summed endpoint by endpoint, so a caller can feed endpoints in batches and let
+    /// go of each batch's traffic before reading the next: only the per-account sums are kept.
+    /// Adding the same endpoints in any grouping or order gives the same usage.
+    /// </summary>
+    public sealed class Totals(BillingPeriod period)
+    {
+        readonly Dictionary<(string Account, string Region, EndpointType Type, string Az), int> _hours = new();
+        readonly Dictionary<(string Account, string Region, string Pool), decimal> _processed = new();
+        readonly Dictionary<(string Account, string Region), decimal> _crossAz = new();
+
+        public BillingPeriod Period => period;
+
+        /// <summary>Adds one endpoint's hours and traffic (its buckets of the period; raw records only matter in split hours).</summary>
+        public void Add(EndpointTimeline e, IReadOnlyList<TrafficBucket>? buckets, IReadOnlyList<TrafficProcessed>? raw)
+        {
+            // Without a payer change the owner pays everything: no need to ask who paid hour by hour.
+            var onePayer = e.PayerChanges.Count == 0 ? e.OwnerAccountId : null;
+
+            foreach (var az in e.AzIds)
+            {
+                var billed = EndpointHours.BilledHours(e.Stays(az), period);
+                if (onePayer is not null) AddHours(onePayer, e, az, billed.Count);
+                else
+                    foreach (var firstInstant in billed.Values)
+                        AddHours(e.PayerAt(firstInstant), e, az, 1);
+            }
+
+            var split = onePayer is null ? SplitHours(e, period) : null;
+            if (buckets is not null)
+            {
+                decimal ownerBytes = 0, crossAzBytes = 0;
+                var crossed = false;
                 foreach (var b in buckets)
                 {
-                    if (!split.Contains(b.Hour)) AddProcessed(e.PayerAt(period.HourStart(b.Hour)), e, b.Bytes);
+                    if (onePayer is not null) ownerBytes += b.Bytes;
+                    else if (!split!.Contains(b.Hour)) AddProcessed(e.PayerAt(period.HourStart(b.Hour)), e, b.Bytes);
                     // Cross-AZ transfer is charged to the owner, so payer splits do not matter here.
-                    if (e.EndpointType != EndpointType.Gateway && b.SourceAzId is { } source && source != b.AzId)
+                    if (b.SourceAzId is { } source && source != b.AzId)
                     {
-                        var key = (e.OwnerAccountId, e.Region);
-                        crossAz[key] = crossAz.GetValueOrDefault(key) + b.Bytes;
+                        crossAzBytes += b.Bytes;
+                        crossed = true;
                     }
                 }
+                if (onePayer is not null && buckets.Count > 0) AddProcessed(onePayer, e, ownerBytes);
+                if (e.EndpointType != EndpointType.Gateway && crossed)
+                {
+                    var key = (e.OwnerAccountId, e.Region);
+                    _crossAz[key] = _crossAz.GetValueOrDefault(key) + crossAzBytes;
+                }
+            }
 
-            if (split.Count > 0 && input.RawTrafficByEndpoint.TryGetValue(e.Id, out var raw))
-                foreach (var r in raw.Where(r => period.Contains(r.At) && split.Contains(period.HourIndex(r.At))))
-                    AddProcessed(e.PayerAt(r.At), e, r.Bytes);
+            if (split is { Count: > 0 } && raw is not null)
+                foreach (var r in raw)
+                    if (period.Contains(r.At) && split.Contains(period.HourIndex(r.At)))
+                        AddProcessed(e.PayerAt(r.At), e, r.Bytes);
         }
 
-        var accounts = hours.Keys.Select(k => k.Account)
-            .Concat(processed.Keys.Select(k => k.Account))
-            .Concat(crossAz.Keys.Select(k => k.Account))
-            .Distinct();
-        return accounts.ToDictionary(a => a, a => new AccountUsage(a, period,
-            hours.Where(kv => kv.Key.Account == a)
-                .Select(kv => new EndpointHoursUsage(kv.Key.Region, kv.Key.Type, kv.Key.Az, kv.Value))
-                .OrderBy(h => h.Region, StringComparer.Ordinal).ThenBy(h => h.EndpointType).ThenBy(h => h.AzId, StringComparer.Ordinal)
-                .ToList(),
-            processed.Where(kv => kv.Key.Account == a)
-                .Select(kv => new DataProcessedUsage(kv.Key.Region, kv.Key.Pool, kv.Value))
-                .OrderBy(d => d.Region, StringComparer.Ordinal).ThenBy(d => d.Pool, StringComparer.Ordinal)
-                .ToList(),
-            crossAz.Where(kv => kv.Key.Account == a)
-                .Select(kv => new CrossAzUsage(kv.Key.Region, kv.Value))
-                .OrderBy(c => c.Region, StringComparer.Ordinal)
-                .ToList()));
+        /// <summary>Each account's usage, its rows in (region, type or pool, AZ) order.</summary>
+        public Dictionary<string, AccountUsage> ToAccounts()
+        {
+            var accounts = new Dictionary<string, (List<EndpointHoursUsage> Hours, List<DataProcessedUsage> Processed, List<CrossAzUsage> CrossAz)>();
+            (List<EndpointHoursUsage> Hours, List<DataProcessedUsage> Processed, List<CrossAzUsage> CrossAz) Of(string account)
+            {
+                if (!accounts.TryGetValue(account, out var rows)) accounts[account] = rows = ([], [], []);
+                return rows;
+            }
+
+            foreach (var (k, hours) in _hours) Of(k.Account).Hours.Add(new EndpointHoursUsage(k.Region, k.Type, k.Az, hours));
+            foreach (var (k, bytes) in _processed) Of(k.Account).Processed.Add(new DataProcessedUsage(k.Region, k.Pool, bytes));
+            foreach (var (k, bytes) in _crossAz) Of(k.Account).CrossAz.Add(new CrossAzUsage(k.Region, bytes));
+
+            return accounts.ToDictionary(kv => kv.Key, kv => new AccountUsage(kv.Key, period,
+                kv.Value.Hours.OrderBy(h => h.Region, StringComparer.Ordinal).ThenBy(h => h.EndpointType).ThenBy(h => h.AzId, StringComparer.Ordinal).ToList(),
+                kv.Value.Processed.OrderBy(d => d.Region, StringComparer.Ordinal).ThenBy(d => d.Pool, StringComparer.Ordinal).ToList(),
+                kv.Value.CrossAz.OrderBy(c => c.Region, StringComparer.Ordinal).ToList()));
+        }
+
+        void AddHours(string payer, EndpointTimeline e, string az, int hours)
+        {
+            if (hours == 0) return;
+            var key = (payer, e.Region, e.EndpointType, az);
+            _hours[key] = _hours.GetValueOrDefault(key) + hours;
+        }
 
         void AddProcessed(string payer, EndpointTimeline e, decimal bytes)
         {
             var key = (payer, e.Region, e.Pool);
-            processed[key] = processed.GetValueOrDefault(key) + bytes;
+            _processed[key] = _processed.GetValueOrDefault(key) + bytes;
         }
     }
 }

@@ -22,22 +22,39 @@ public static class UsageQueries
         return await ComputeAsync(session, endpoints, period, ct);
     }
 
+    /// <summary>Endpoints whose traffic is read at once: bounds memory to one batch of endpoint-day documents, whatever the period holds.</summary>
+    public const int EndpointsPerBatch = 1_000;
+
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, CancellationToken ct)
     {
         var endpoints = all.Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
-        var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, endpoints.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
-        var traffic = days.GroupBy(d => d.EndpointId)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
-
-        var raw = new Dictionary<string, IReadOnlyList<TrafficProcessed>>();
-        foreach (var e in endpoints)
+        var usage = new UsageCalculator.Totals(period);
+        foreach (var batch in endpoints.Chunk(EndpointsPerBatch))
         {
-            var split = UsageCalculator.SplitHours(e, period);
-            if (split.Count == 0) continue;
-            var splitDays = split.Select(h => period.HourStart(h).InUtc().Date).Distinct().ToList();
-            raw[e.Id] = await RawTraffic.RecordsAsync(session, e.Id, splitDays, ct);
-        }
+            var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, batch.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
+            var batchesByDay = days.ToDictionary(d => d.Id, d => d.Batches, StringComparer.Ordinal);
+            var traffic = days.GroupBy(d => d.EndpointId)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
+            days = null;
 
-        return UsageCalculator.Compute(new MeteringInput(period, endpoints, traffic, raw));
+            // Raw records of the hours in which a payer changed part-way, read for the whole batch at
+            // once, and only for days that have traffic at all.
+            var splitDays = new Dictionary<string, IReadOnlyCollection<LocalDate>>();
+            var trafficBatches = new HashSet<long>();
+            foreach (var e in batch)
+            {
+                var split = UsageCalculator.SplitHours(e, period);
+                var withTraffic = split.Select(h => period.HourStart(h).InUtc().Date).Distinct()
+                    .Where(day => batchesByDay.ContainsKey(EndpointTrafficDay.IdOf(e.Id, day))).ToList();
+                if (withTraffic.Count == 0) continue;
+                splitDays[e.Id] = withTraffic;
+                foreach (var day in withTraffic) trafficBatches.UnionWith(batchesByDay[EndpointTrafficDay.IdOf(e.Id, day)]);
+            }
+            batchesByDay = null;
+            var raw = splitDays.Count == 0 ? [] : await RawTraffic.RecordsAsync(session, splitDays, trafficBatches, ct);
+
+            foreach (var e in batch) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
+        }
+        return usage.ToAccounts();
     }
 }

@@ -12,7 +12,7 @@ namespace Billing.Host.Features;
 
 /// <summary>
 /// `billing bench [--records N] [--accounts K] [--json FILE]`: a deterministic synthetic workload on a
-/// database of its own (billing_bench, recreated), measured phase by phase in one run so machine
+/// database of its own (billing_bench or BILLING_BENCH_DB, recreated), measured phase by phase in one run so machine
 /// noise cancels out in the ratio:
 /// raw (the same N records as rows by plain batched INSERTs into a scratch table with a primary key
 /// and a unique index: PostgreSQL's own limit), ingest (N records through the bus until decided,
@@ -34,8 +34,10 @@ public static class Bench
         var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
         var settings = BillingSettings.FromEnvironment();
         var server = new NpgsqlConnectionStringBuilder(settings.ConnectionString);
-        var benchDb = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Database = "billing_bench" }.ConnectionString;
-        await RecreateAsync(server, "billing_bench");
+        // BILLING_BENCH_DB lets two checkouts benchmark on one server without dropping each other's database.
+        var benchName = Environment.GetEnvironmentVariable("BILLING_BENCH_DB") is { Length: > 0 } name ? name : "billing_bench";
+        var benchDb = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Database = benchName }.ConnectionString;
+        await RecreateAsync(server, benchName);
 
         var memory = new MemoryWatch();
         var file = Path.Combine("out", "bench", $"bench-{records}-{accounts}.jsonl");

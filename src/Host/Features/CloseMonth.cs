@@ -12,8 +12,14 @@ namespace Billing.Host.Features;
 /// <summary>Close a billing period: issue every due invoice of it, exactly once.</summary>
 public sealed record ClosePeriod(string Period);
 
-/// <summary>Issue one account's invoice for one period (one durable message per payer account).</summary>
+/// <summary>Issue one account's invoice for one period, reading its usage afresh (invoices owed for earlier periods).</summary>
 public sealed record IssueInvoice(string AccountId, string Period);
+
+/// <summary>
+/// Issue a period's invoices for a group of accounts (one durable message per group), priced from
+/// the usage and adjustments the close computed once for the whole period.
+/// </summary>
+public sealed record IssueInvoices(string Period, IReadOnlyList<AccountCharges> Accounts);
 
 /// <summary>The recurring tick: close every period whose end + grace has passed.</summary>
 public sealed record CloseDuePeriods;
@@ -23,14 +29,16 @@ public sealed record InvoiceIssuedNotice(string Number, string AccountId, string
 
 public static class Closing
 {
+    /// <summary>Accounts per <see cref="IssueInvoices"/> message: one transaction, one hold of the counter lock.</summary>
+    public const int AccountsPerMessage = 100;
+
     /// <summary>
     /// The accounts of a period that are due an invoice and do not have one yet: opened, and with
     /// any billable quantity (Gateway endpoints excluded) or any adjustment of an earlier period.
     /// </summary>
     public static async Task<List<string>> DueAccountsAsync(IQuerySession session, BillingPeriod period, PriceBook priceBook,
-        IReadOnlyDictionary<string, List<InvoiceLine>> adjustments, CancellationToken ct)
+        IReadOnlyDictionary<string, AccountUsage> usage, IReadOnlyDictionary<string, List<InvoiceLine>> adjustments, CancellationToken ct)
     {
-        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
         var candidates = usage.Keys.Union(adjustments.Keys).ToList();
         var invoiced = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct)).ToHashSet();
         var opened = (await session.LoadManyAsync<AccountProfile>(ct, candidates)).Select(a => a.Id).ToHashSet();
@@ -46,24 +54,35 @@ public static class Closing
 public static class ClosePeriodHandler
 {
     /// <summary>
-    /// Waits for the usage projections to catch up, marks the period closed and fans out one durable
-    /// <see cref="IssueInvoice"/> per due account, including accounts of the previous closed
-    /// periods that have opened since (spec 9: usage waits for its account).
+    /// Waits for the usage projections to catch up, computes the period's usage once, marks the
+    /// period closed and fans out durable <see cref="IssueInvoices"/> messages carrying each due
+    /// account's usage and adjustments, plus one <see cref="IssueInvoice"/> per invoice owed for an
+    /// earlier closed period to an account opened since (spec 9: usage waits for its account).
     /// </summary>
     public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         var now = clock.GetCurrentInstant();
-        var lateCharges = await late.ForInvoicesOfAsync(session, period, null, ct);
-        var due = await Closing.DueAccountsAsync(session, period, priceBook, lateCharges.Adjustments, ct);
+        Dictionary<string, AccountUsage> usage;
+        LateCharges lateCharges;
+        // Read without the handler session's identity map, so the period's traffic documents are let go batch by batch.
+        await using (var reader = session.DocumentStore.QuerySession())
+        {
+            lateCharges = await late.ForInvoicesOfAsync(reader, period, null, ct);
+            usage = await UsageQueries.ForPeriodAsync(reader, period, ct);
+        }
+        var due = await Closing.DueAccountsAsync(session, period, priceBook, usage, lateCharges.Adjustments, ct);
         var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now };
         closed.LastClosedAt = now;
         closed.AccountsDue = due;
         session.Store(closed);
 
         var outgoing = new OutgoingMessages();
-        foreach (var account in due) outgoing.Add(new IssueInvoice(account, period.ToString()));
+        foreach (var group in due.Chunk(Closing.AccountsPerMessage))
+            outgoing.Add(new IssueInvoices(period.ToString(), group.Select(a => new AccountCharges(a,
+                usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period),
+                lateCharges.Adjustments.GetValueOrDefault(a) ?? [])).ToList()));
         foreach (var (account, earlier) in lateCharges.OwedInvoices) outgoing.Add(new IssueInvoice(account, earlier.ToString()));
         return outgoing;
     }
@@ -74,10 +93,25 @@ public static class IssueInvoiceHandler
     public static async Task<OutgoingMessages> Handle(IssueInvoice command, IDocumentSession session, InvoiceIssuer issuer, CancellationToken ct)
     {
         var result = await issuer.IssueAsync(session, command.AccountId, BillingPeriod.Parse(command.Period), ct);
+        return Notices([result]);
+    }
+
+    internal static OutgoingMessages Notices(IEnumerable<IssueResult> results)
+    {
         var outgoing = new OutgoingMessages();
-        if (result is { Outcome: "issued", Number: { } number, Total: { } total })
-            outgoing.Add(new InvoiceIssuedNotice(number, result.AccountId, result.Period, total, "USD"));
+        foreach (var result in results)
+            if (result is { Outcome: "issued", Number: { } number, Total: { } total })
+                outgoing.Add(new InvoiceIssuedNotice(number, result.AccountId, result.Period, total, "USD"));
         return outgoing;
+    }
+}
+
+public static class IssueInvoicesHandler
+{
+    public static async Task<OutgoingMessages> Handle(IssueInvoices command, IDocumentSession session, InvoiceIssuer issuer, CancellationToken ct)
+    {
+        var results = await issuer.IssueAsync(session, BillingPeriod.Parse(command.Period), command.Accounts, ct);
+        return IssueInvoiceHandler.Notices(results);
     }
 }
 
@@ -129,13 +163,16 @@ public static class CloseCommand
         while (true)
         {
             await using var session = store.QuerySession();
-            var issued = await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct);
-            var done = due.Count(a => issued.Any(i => i.AccountId == a));
+            // Polls the accounts invoiced so far (not the invoices themselves: with thousands of them that was most of the work).
+            var issued = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct))
+                .ToHashSet(StringComparer.Ordinal);
+            var done = due.Count(issued.Contains);
             progress.Report(done, "invoices issued");
             if (done >= due.Count)
             {
                 progress.Done(done, "invoices issued");
-                return issued.OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+                var invoices = await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct);
+                return invoices.OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
             }
             await Task.Delay(250, ct);
         }

@@ -33,6 +33,8 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
             : await session.Query<IssuedInvoice>().Where(x => x.AccountId == onlyAccount).ToListAsync(ct);
         var invoices = issued.Where(i => BillingPeriod.Parse(i.Period) < period && BillingPeriod.Parse(i.Period) >= earlier[^1].Period)
             .Select(i => (i.AccountId, Period: BillingPeriod.Parse(i.Period), Invoice: InvoiceJson.Read(i.Json))).ToList();
+        // Looked up per account below: a lookup, not a scan of every invoice for every account.
+        var byAccount = invoices.ToLookup(i => i.AccountId, StringComparer.Ordinal);
 
         foreach (var (q, closed) in earlier)
         {
@@ -45,7 +47,7 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
 
             foreach (var account in accounts)
             {
-                var own = invoices.FirstOrDefault(i => i.AccountId == account && i.Period == q).Invoice;
+                var own = byAccount[account].FirstOrDefault(i => i.Period == q).Invoice;
                 var recomputed = usage.TryGetValue(account, out var u) ? InvoiceCalculator.Lines(u, priceBook).ToList() : [];
                 if (own is null && (!profiles.TryGetValue(account, out var profile) || profile.OpenedAt > closed.ClosedAt))
                 {
@@ -54,7 +56,7 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
                     continue;
                 }
                 var charged = (own?.Lines.Where(l => !l.IsAdjustment) ?? [])
-                    .Concat(invoices.Where(i => i.AccountId == account && i.Period > q).SelectMany(i => i.Invoice.Lines.Where(l => l.Adjusts == q)));
+                    .Concat(byAccount[account].Where(i => i.Period > q).SelectMany(i => i.Invoice.Lines.Where(l => l.Adjusts == q)));
                 var adjustments = InvoiceAdjustments.Between(q, InvoiceAdjustments.Charged(charged), recomputed);
                 if (adjustments.Count == 0) continue;
                 if (!result.TryGetValue(account, out var list)) result[account] = list = [];

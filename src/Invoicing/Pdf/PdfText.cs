@@ -12,17 +12,16 @@ enum TextAlign { Left, Right }
 sealed class PdfText(XGraphics graphics)
 {
     static readonly XPdfFontOptions Unicode = new(PdfFontEncoding.Unicode);
-    readonly Dictionary<(bool Cjk, double Size, bool Bold), XFont> _fonts = new();
+
+    // An XFont is a description (family, size, style) over PDFsharp's process-wide typeface cache; each
+    // document makes its own PDF font from it. Built once per process rather than once per page.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Cjk, double Size, bool Bold), XFont> Fonts = new();
 
     public XGraphics Graphics => graphics;
 
-    XFont Font(bool cjk, double size, bool bold)
-    {
-        if (!_fonts.TryGetValue((cjk, size, bold), out var font))
-            _fonts[(cjk, size, bold)] = font = new XFont(
-                cjk ? InvoiceFonts.Japanese : InvoiceFonts.Sans, size, bold ? XFontStyleEx.Bold : XFontStyleEx.Regular, Unicode);
-        return font;
-    }
+    static XFont Font(bool cjk, double size, bool bold) =>
+        Fonts.GetOrAdd((cjk, size, bold), static k => new XFont(
+            k.Cjk ? InvoiceFonts.Japanese : InvoiceFonts.Sans, k.Size, k.Bold ? XFontStyleEx.Bold : XFontStyleEx.Regular, Unicode));
 
     public double Width(string text, double size, bool bold = false) =>
         TextRuns.Split(text).Sum(run => graphics.MeasureString(run.Text, Font(run.Cjk, size, bold)).Width);

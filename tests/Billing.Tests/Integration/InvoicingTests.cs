@@ -101,6 +101,32 @@ public class InvoicingTests
     }
 
     [Fact]
+    public async Task A_batch_issued_twice_issues_each_invoice_once_numbered_in_the_batch_order()
+    {
+        await using var host = await BillingTestHost.StartAsync();
+        await host.ImportAsync(Month);
+        Dictionary<string, AccountUsage> usage;
+        await using (var reader = host.Store.QuerySession()) usage = await UsageQueries.ForPeriodAsync(reader, October);
+        // B before A: numbers follow the order of the batch, not the account ids.
+        var charges = new[] { OctoberScenario.B, OctoberScenario.A }.Select(a => new AccountCharges(a, usage[a], [])).ToList();
+        var issuer = host.Services.GetRequiredService<InvoiceIssuer>();
+
+        async Task<List<string>> IssueAsync()
+        {
+            await using var session = host.Store.LightweightSession();
+            var results = await issuer.IssueAsync(session, October, charges, CancellationToken.None);
+            await session.SaveChangesAsync();
+            return results.Select(r => $"{r.AccountId} {r.Outcome} {r.Number} {r.Total}").ToList();
+        }
+
+        Assert.Equal([$"{OctoberScenario.B} issued INV-2026-000001 0.23", $"{OctoberScenario.A} issued INV-2026-000002 8.54"], await IssueAsync());
+        Assert.Equal([$"{OctoberScenario.B} already issued INV-2026-000001 ", $"{OctoberScenario.A} already issued INV-2026-000002 "], await IssueAsync());
+        Assert.Equal(2L, await ScalarAsync(host, "select last_number from billing.invoice_counters where year = 2026"));
+        Assert.Equal(2L, await ScalarAsync(host, "select count(*) from billing.invoice_pdfs"));
+        Assert.Equal(["INV-2026-000001", "INV-2026-000002"], (await InvoicesAsync(host)).Select(i => i.Number));
+    }
+
+    [Fact]
     public async Task An_issued_invoice_is_byte_identical_after_a_replay_and_a_second_close()
     {
         await using var host = await BillingTestHost.StartAsync();

@@ -64,6 +64,31 @@ public class UsageCalculatorTests
     }
 
     [Fact]
+    public void Endpoints_summed_in_batches_give_the_same_usage_as_all_at_once()
+    {
+        var incoming = OctoberScenario.Lines.Select(l => new IncomingRecord(l, Now)).ToList();
+        var timelines = new Dictionary<string, EndpointTimeline>();
+        var plan = BatchDecider.Decide(ParsedBatch.Parse(incoming, Context), Now, Duration.FromMinutes(10),
+            new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
+        var october = new BillingPeriod(2026, 10);
+        // One endpoint per batch, in reverse order: the close reads the period's traffic this way.
+        var totals = new UsageCalculator.Totals(october);
+        foreach (var e in timelines.Values.Reverse())
+        {
+            var records = plan.TrafficByEndpoint.GetValueOrDefault(e.Id) ?? [];
+            var buckets = EndpointTrafficDay.ByDocument(new TrafficRecorded(records))
+                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
+                .Where(d => d.Period == october.ToString())
+                .SelectMany(d => d.Buckets()).ToList();
+            totals.Add(e, buckets, records);
+        }
+        var usage = totals.ToAccounts();
+        Assert.Equal(OctoberScenario.ExpectedA, QueryUsage.ToJson(usage[OctoberScenario.A]).ToJsonString());
+        Assert.Equal(OctoberScenario.ExpectedB, QueryUsage.ToJson(usage[OctoberScenario.B]).ToJsonString());
+        Assert.Equal(2, usage.Count);
+    }
+
+    [Fact]
     public void Two_endpoints_in_the_same_hour_are_billed_separately()
     {
         var lines = new[]
