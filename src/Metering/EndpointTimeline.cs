@@ -131,7 +131,10 @@ public sealed class EndpointTimeline
     {
         if (PayerChanges.Count == 0) return OwnerAccountId; // the common case, asked once per traffic hour
         _payersInOrder ??= PayerChanges.OrderBy(p => p.At).ThenBy(p => p.RecordId, StringComparer.Ordinal).ToList();
-        return _payersInOrder.LastOrDefault(p => p.At <= at)?.PayerAccountId ?? OwnerAccountId;
+        // The last change at or before the instant (asked per billed hour and per traffic hour: no closure).
+        for (var i = _payersInOrder.Count - 1; i >= 0; i--)
+            if (_payersInOrder[i].At <= at) return _payersInOrder[i].PayerAccountId;
+        return OwnerAccountId;
     }
 
     List<PayerChange>? _payersInOrder;
