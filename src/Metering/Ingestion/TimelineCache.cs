@@ -21,9 +21,6 @@ public sealed class TimelineCache(int capacity = 200_000)
     readonly Dictionary<string, EndpointTimeline> _timelines = new(StringComparer.Ordinal);
     long _generation = -1;
 
-    /// <summary>Times a batch found the cache current (for tests and diagnostics).</summary>
-    public long Hits { get; private set; }
-
     /// <summary>
     /// The timelines of <paramref name="endpointIds"/> that exist, together with every other cached
     /// one (the decider adds the timelines it creates to the same map). Queues the generation move
@@ -32,8 +29,7 @@ public sealed class TimelineCache(int capacity = 200_000)
     public async Task<Dictionary<string, EndpointTimeline>> LoadAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, CancellationToken ct)
     {
         var (writer, generation) = await LastWriterAsync((NpgsqlConnection)session.Connection!, ct);
-        if (writer == _writer && generation == _generation && _timelines.Count < capacity) Hits++;
-        else _timelines.Clear();
+        if (writer != _writer || generation != _generation || _timelines.Count >= capacity) _timelines.Clear();
 
         var missing = endpointIds.Where(id => !_timelines.ContainsKey(id)).ToArray();
         if (missing.Length > 0)
