@@ -31,24 +31,9 @@ public sealed class EndpointTrafficDay
     /// <summary>The day of <see cref="Id"/>, read from it once per loaded document.</summary>
     LocalDate? _day;
 
-    /// <summary>"{endpointId}/yyyy-MM-dd", written by hand: every traffic record is mapped to its document.</summary>
+    /// <summary>"{endpointId}/yyyy-MM-dd"; formatted directly (not through NodaTime's pattern): every traffic record is mapped to its document.</summary>
     public static string IdOf(string endpointId, LocalDate day) =>
-        string.Create(endpointId.Length + 11, (endpointId, day), static (span, state) =>
-        {
-            state.endpointId.CopyTo(span);
-            var date = span[state.endpointId.Length..];
-            date[0] = '/';
-            Digits(date.Slice(1, 4), state.day.Year);
-            date[5] = '-';
-            Digits(date.Slice(6, 2), state.day.Month);
-            date[8] = '-';
-            Digits(date.Slice(9, 2), state.day.Day);
-        });
-
-    static void Digits(Span<char> span, int value)
-    {
-        for (var i = span.Length - 1; i >= 0; i--, value /= 10) span[i] = (char)('0' + value % 10);
-    }
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{endpointId}/{day.Year:D4}-{day.Month:D2}-{day.Day:D2}");
 
     public static string IdOf(TrafficProcessed record) => IdOf(record.EndpointId, record.At.InUtc().Date);
 

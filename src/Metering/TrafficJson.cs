@@ -77,26 +77,11 @@ public sealed class TrafficJson : JsonConverter<TrafficProcessed>
         return true;
     }
 
+    /// <summary>Whole seconds as System.Text.Json writes a UTC DateTime ("uuuu-MM-ddTHH:mm:ssZ", as NodaTime does); anything finer through NodaTime.</summary>
     static void WriteInstant(Utf8JsonWriter writer, Instant at)
     {
         var utc = at.InUtc();
-        if (utc.NanosecondOfSecond != 0 || utc.Year is < 1 or > 9999)
-        {
-            writer.WriteString("at"u8, InstantPattern.ExtendedIso.Format(at));
-            return;
-        }
-        Span<byte> text = stackalloc byte[20];
-        Put(text, 0, utc.Year, 4); text[4] = (byte)'-';
-        Put(text, 5, utc.Month, 2); text[7] = (byte)'-';
-        Put(text, 8, utc.Day, 2); text[10] = (byte)'T';
-        Put(text, 11, utc.Hour, 2); text[13] = (byte)':';
-        Put(text, 14, utc.Minute, 2); text[16] = (byte)':';
-        Put(text, 17, utc.Second, 2); text[19] = (byte)'Z';
-        writer.WriteString("at"u8, text);
-    }
-
-    static void Put(Span<byte> text, int start, int value, int count)
-    {
-        for (var i = start + count - 1; i >= start; i--, value /= 10) text[i] = (byte)('0' + value % 10);
+        if (utc.NanosecondOfSecond == 0 && utc.Year >= 1) writer.WriteString("at"u8, at.ToDateTimeUtc());
+        else writer.WriteString("at"u8, InstantPattern.ExtendedIso.Format(at));
     }
 }

@@ -43,12 +43,14 @@ public static class UsageQueries
             var trafficBatches = new HashSet<long>();
             foreach (var e in batch)
             {
-                var split = UsageCalculator.SplitHours(e, period);
-                var withTraffic = split.Select(h => period.HourStart(h).InUtc().Date).Distinct()
-                    .Where(day => batchesByDay.ContainsKey(EndpointTrafficDay.IdOf(e.Id, day))).ToList();
-                if (withTraffic.Count == 0) continue;
-                splitDays[e.Id] = withTraffic;
-                foreach (var day in withTraffic) trafficBatches.UnionWith(batchesByDay[EndpointTrafficDay.IdOf(e.Id, day)]);
+                var withTraffic = new List<LocalDate>();
+                foreach (var day in UsageCalculator.SplitHours(e, period).Select(h => period.HourStart(h).InUtc().Date).Distinct())
+                    if (batchesByDay.TryGetValue(EndpointTrafficDay.IdOf(e.Id, day), out var batches))
+                    {
+                        withTraffic.Add(day);
+                        trafficBatches.UnionWith(batches);
+                    }
+                if (withTraffic.Count > 0) splitDays[e.Id] = withTraffic;
             }
             batchesByDay = null;
             var raw = splitDays.Count == 0 ? [] : await RawTraffic.RecordsAsync(session, splitDays, trafficBatches, ct);

@@ -40,19 +40,17 @@ public static class ReplayProjections
         return highWater;
     }
 
-    /// <summary>Reports the events every projection has processed so far, summed.</summary>
+    /// <summary>Reports the events every projection has processed so far, summed (one query a poll).</summary>
     static async Task WatchAsync(string connectionString, IReadOnlyList<string> names, long highWater, TerminalProgress progress, CancellationToken ct)
     {
+        var patterns = string.Join(", ", names.Select(n => $"'{n.Replace("'", "''")}%'"));
+        var sql = $"select coalesce(sum(least(last_seq_id, {highWater})), 0) from {MeteringStore.Schema}.mt_event_progression where name like any(array[{patterns}])";
         try
         {
             while (!ct.IsCancellationRequested)
             {
                 await Task.Delay(500, ct);
-                var done = 0L;
-                foreach (var name in names)
-                    done += Math.Min(highWater, await ScalarAsync(connectionString,
-                        $"select coalesce(max(last_seq_id), 0) from {MeteringStore.Schema}.mt_event_progression where name like '{name.Replace("'", "''")}%'", ct));
-                progress.Report(done, "events");
+                progress.Report(await ScalarAsync(connectionString, sql, ct), "events");
             }
         }
         catch (OperationCanceledException) { }
