@@ -46,8 +46,7 @@ public static class InvoicePdf
         var documentId = Describe(document, invoice, seller);
         var pages = new List<PdfPage>();
 
-        var page = NewPage(document, pages);
-        var g = XGraphics.FromPdfPage(page);
+        var g = XGraphics.FromPdfPage(NewPage(document, pages));
         try
         {
             var text = new PdfText(g);
@@ -56,6 +55,16 @@ public static class InvoicePdf
 
             var y = FirstPageHeader(text, invoice, seller);
             y = TableHeader(text, y);
+
+            // A new page with the continuation header and the table header; where the table goes on.
+            double NextPage()
+            {
+                g.Dispose();
+                g = XGraphics.FromPdfPage(NewPage(document, pages));
+                text = new PdfText(g);
+                return TableHeader(text, ContinuationHeader(text, invoice, seller));
+            }
+
             for (var i = 0; i < rows.Count; i++)
             {
                 // Keep a region heading with its first line, and the last line with the totals.
@@ -65,11 +74,7 @@ public static class InvoicePdf
                 if (last) need += TotalsHeight;
                 if (y + need > ContentBottom)
                 {
-                    g.Dispose();
-                    page = NewPage(document, pages);
-                    g = XGraphics.FromPdfPage(page);
-                    text = new PdfText(g);
-                    y = TableHeader(text, ContinuationHeader(text, invoice, seller));
+                    y = NextPage();
                     if (!rows[i].IsRegion)
                     {
                         // A region that goes on from the previous page says so.
@@ -84,14 +89,7 @@ public static class InvoicePdf
                 var none = new TableRow(false, "No charges in this period", Amount: InvoiceRows.Amount(0));
                 y = Row(text, none, Layout(text, none), y);
             }
-            if (y + TotalsHeight > ContentBottom)
-            {
-                g.Dispose();
-                page = NewPage(document, pages);
-                g = XGraphics.FromPdfPage(page);
-                text = new PdfText(g);
-                y = TableHeader(text, ContinuationHeader(text, invoice, seller));
-            }
+            if (y + TotalsHeight > ContentBottom) y = NextPage();
             Totals(text, invoice, y);
         }
         finally
