@@ -15,6 +15,6 @@ public sealed record RecordError(string Code, string Message)
     public static RecordError Missing(string field) => new("missing-field", $"field '{field}' is missing");
     public static RecordError Invalid(string field, string why) => new("invalid-field", $"field '{field}' {why}");
     public static RecordError Future(string at, string now) => new("future-event", $"'at' {at} is more than 5 minutes after the time of arrival {now}");
-    public static RecordError TooLate(string at, string oldest) => new("too-late", $"'at' {at} is in a period no longer open to late events (the oldest accepted starts {oldest})");
+    public static RecordError TooLate(string at, string oldest) => new("too-late", $"'at' {at} is in a period no longer open to late traffic (the oldest accepted starts {oldest})");
     public static RecordError UnknownRegion(string region) => new("unknown-region", $"region '{region}' has no price book");
 }

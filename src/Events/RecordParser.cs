@@ -9,7 +9,7 @@ namespace Billing.Events;
 /// <summary>What the parser checks a record against besides its own text.</summary>
 /// <param name="Now">Arrival time: records dated more than <see cref="FutureTolerance"/> later are refused.</param>
 /// <param name="KnownRegions">Regions that have a price book; others are refused.</param>
-/// <param name="OldestAccepted">Records dated before this (the start of the oldest period still open to late events) are refused as too late.</param>
+/// <param name="OldestAccepted">Traffic dated before this (the start of the oldest period still open to late events) is refused as too late; lifecycle records of any age are not.</param>
 public sealed record ParseContext(Instant Now, IReadOnlySet<string> KnownRegions, Instant? OldestAccepted = null)
 {
     public static readonly Duration FutureTolerance = Duration.FromMinutes(5);
@@ -72,7 +72,8 @@ public static partial class RecordParser
             if (r.Error is not null) return Fail(r.Error, id);
             if (record!.At > context.Now + ParseContext.FutureTolerance)
                 return Fail(RecordError.Future(Format(record.At), Format(context.Now)), id);
-            if (context.OldestAccepted is { } oldest && record.At < oldest)
+            // The late window bounds charges, not facts (spec 8, v1.1): only traffic can be too late.
+            if (record is TrafficProcessed && context.OldestAccepted is { } oldest && record.At < oldest)
                 return Fail(RecordError.TooLate(Format(record.At), Format(oldest)), id);
             return new ParseResult(record, null, id);
         }

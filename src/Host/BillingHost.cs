@@ -38,10 +38,12 @@ public static class BillingHost
         builder.Services.AddSingleton(clock);
         var priceBook = settings.PriceBookPath is { } path ? PriceBook.LoadFile(path) : PriceBook.Default;
         builder.Services.AddSingleton(priceBook);
-        builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, settings.LatePeriods));
+        var lateWindow = settings.LateWindow;
+        builder.Services.AddSingleton(lateWindow);
+        builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, lateWindow));
         builder.Services.AddSingleton<UsageIngestor>();
         builder.Services.AddSingleton(Seller);
-        builder.Services.AddSingleton(new LateAdjustments(priceBook, settings.LatePeriods));
+        builder.Services.AddSingleton(new LateAdjustments(priceBook, lateWindow));
         builder.Services.AddSingleton<InvoiceIssuer>();
 
         builder.Services.AddMarten(opts =>

@@ -26,6 +26,9 @@ public sealed record BillingSettings(
 {
     public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
 
+    /// <summary>Which periods still take late traffic and can be recomputed (spec 8).</summary>
+    public Billing.Metering.LateWindow LateWindow => new(LatePeriods);
+
     /// <summary>How long after a period's end it closes by itself (default 24 h).</summary>
     public Duration CloseGrace => CloseGraceOverride ?? Duration.FromHours(24);
 

@@ -16,6 +16,13 @@ public readonly record struct BillingPeriod(int Year, int Month) : IComparable<B
     public Instant End => Next.Start;
     public BillingPeriod Next => Month == 12 ? new(Year + 1, 1) : new(Year, Month + 1);
     public BillingPeriod Previous => Month == 1 ? new(Year - 1, 12) : new(Year, Month - 1);
+
+    /// <summary>The period <paramref name="periods"/> months before this one.</summary>
+    public BillingPeriod Minus(int periods)
+    {
+        var index = Year * 12 + (Month - 1) - periods;
+        return new(index / 12, index % 12 + 1);
+    }
     public int Hours => (int)(End - Start).TotalHours;
     public Interval Interval => new(Start, End);
 

@@ -20,6 +20,10 @@ public sealed class EndpointTimeline
     public string ServiceName { get; set; } = "";
     public Instant CreatedAt { get; set; }
     public Instant? DeletedAt { get; set; }
+
+    /// <summary>When the service recorded the creation and the deletion (see <see cref="LateWindow"/>).</summary>
+    public Instant? CreatedRecordedAt { get; set; }
+    public Instant? DeletedRecordedAt { get; set; }
     public List<AzChange> AzChanges { get; set; } = [];
     public List<PayerChange> PayerChanges { get; set; } = [];
     public List<AcceptanceChange> AcceptanceChanges { get; set; } = [];
@@ -27,8 +31,8 @@ public sealed class EndpointTimeline
     /// <summary>The owner and every account that has been payer: whose usage this endpoint can appear in.</summary>
     public List<string> Accounts { get; set; } = [];
 
-    public sealed record AzChange(string AzId, Instant At, bool Added);
-    public sealed record PayerChange(Instant At, string PayerAccountId, string RecordId);
+    public sealed record AzChange(string AzId, Instant At, bool Added, Instant? RecordedAt = null);
+    public sealed record PayerChange(Instant At, string PayerAccountId, string RecordId, Instant? RecordedAt = null);
     public sealed record AcceptanceChange(Instant At, string State);
 
     public static EndpointTimeline Create(EndpointCreated e) => new()
@@ -40,32 +44,35 @@ public sealed class EndpointTimeline
         VpcId = e.VpcId,
         ServiceName = e.ServiceName,
         CreatedAt = e.At,
-        AzChanges = e.AzIds.Select(az => new AzChange(az, e.At, true)).ToList(),
+        CreatedRecordedAt = e.RecordedAt,
+        AzChanges = e.AzIds.Select(az => new AzChange(az, e.At, true, e.RecordedAt)).ToList(),
         Accounts = [e.AccountId],
     };
 
     public void Apply(EndpointAzAdded e)
     {
-        AzChanges.Add(new(e.AzId, e.At, true));
+        AzChanges.Add(new(e.AzId, e.At, true, e.RecordedAt));
         _stays = null;
     }
 
     public void Apply(EndpointAzRemoved e)
     {
-        AzChanges.Add(new(e.AzId, e.At, false));
+        AzChanges.Add(new(e.AzId, e.At, false, e.RecordedAt));
         _stays = null;
     }
     public void Apply(EndpointAccepted e) => AcceptanceChanges.Add(new(e.At, "accepted"));
     public void Apply(EndpointRejected e) => AcceptanceChanges.Add(new(e.At, "rejected"));
     public void Apply(EndpointDeleted e)
     {
-        DeletedAt = DeletedAt is { } d && d < e.At ? d : e.At;
+        if (DeletedAt is { } d && d < e.At) return;
+        DeletedAt = e.At;
+        DeletedRecordedAt = e.RecordedAt;
         _stays = null;
     }
 
     public void Apply(EndpointPayerChanged e)
     {
-        PayerChanges.Add(new(e.At, e.PayerAccountId, e.Id));
+        PayerChanges.Add(new(e.At, e.PayerAccountId, e.Id, e.RecordedAt));
         _payersInOrder = null;
         if (!Accounts.Contains(e.PayerAccountId)) Accounts.Add(e.PayerAccountId);
     }
@@ -82,6 +89,37 @@ public sealed class EndpointTimeline
             case EndpointPayerChanged e: Apply(e); break;
             case EndpointDeleted e: Apply(e); break;
         }
+    }
+
+    /// <summary>
+    /// The timeline as <paramref name="period"/> is charged on it: without the facts recorded after
+    /// the period froze (<see cref="LateWindow.CountsIn"/>); null when even the creation was. The
+    /// timeline itself when every fact counts, which is the common case.
+    /// </summary>
+    public EndpointTimeline? AsChargedIn(BillingPeriod period, LateWindow window)
+    {
+        bool Counts(Instant? recordedAt) => window.CountsIn(period, recordedAt);
+        if (!Counts(CreatedRecordedAt)) return null;
+        if (Counts(DeletedRecordedAt) && AzChanges.TrueForAll(c => Counts(c.RecordedAt)) && PayerChanges.TrueForAll(c => Counts(c.RecordedAt)))
+            return this;
+        var deletionCounts = Counts(DeletedRecordedAt);
+        return new EndpointTimeline
+        {
+            Id = Id,
+            OwnerAccountId = OwnerAccountId,
+            Region = Region,
+            EndpointType = EndpointType,
+            VpcId = VpcId,
+            ServiceName = ServiceName,
+            CreatedAt = CreatedAt,
+            CreatedRecordedAt = CreatedRecordedAt,
+            DeletedAt = deletionCounts ? DeletedAt : null,
+            DeletedRecordedAt = deletionCounts ? DeletedRecordedAt : null,
+            AzChanges = AzChanges.Where(c => Counts(c.RecordedAt)).ToList(),
+            PayerChanges = PayerChanges.Where(c => Counts(c.RecordedAt)).ToList(),
+            AcceptanceChanges = AcceptanceChanges.ToList(),
+            Accounts = Accounts.ToList(),
+        };
     }
 
     public string Pool => Pools.Of(EndpointType);

@@ -9,7 +9,8 @@ public sealed record MeteringInput(
     BillingPeriod Period,
     IReadOnlyCollection<EndpointTimeline> Endpoints,
     IReadOnlyDictionary<string, IReadOnlyList<TrafficBucket>> TrafficByEndpoint,
-    IReadOnlyDictionary<string, IReadOnlyList<TrafficProcessed>> RawTrafficByEndpoint);
+    IReadOnlyDictionary<string, IReadOnlyList<TrafficProcessed>> RawTrafficByEndpoint,
+    LateWindow? Window = null);
 
 /// <summary>
 /// Turns metered facts into each account's usage for a period. Pure: the same input gives the
@@ -29,7 +30,7 @@ public static class UsageCalculator
 
     public static Dictionary<string, AccountUsage> Compute(MeteringInput input)
     {
-        var usage = new Totals(input.Period);
+        var usage = new Totals(input.Period, input.Window ?? LateWindow.Default);
         foreach (var e in input.Endpoints)
             usage.Add(e, input.TrafficByEndpoint.GetValueOrDefault(e.Id), input.RawTrafficByEndpoint.GetValueOrDefault(e.Id));
         return usage.ToAccounts();
@@ -38,9 +39,10 @@ public static class UsageCalculator
     /// <summary>
     /// A period's usage summed endpoint by endpoint, so a caller can feed endpoints in batches and let
     /// go of each batch's traffic before reading the next: only the per-account sums are kept.
-    /// Adding the same endpoints in any grouping or order gives the same usage.
+    /// Adding the same endpoints in any grouping or order gives the same usage. Each endpoint counts
+    /// with the facts that count in the period's charges (<see cref="LateWindow"/>).
     /// </summary>
-    public sealed class Totals(BillingPeriod period)
+    public sealed class Totals(BillingPeriod period, LateWindow window)
     {
         readonly Dictionary<(string Account, string Region, EndpointType Type, string Az), int> _hours = new();
         readonly Dictionary<(string Account, string Region, string Pool), decimal> _processed = new();
@@ -49,8 +51,9 @@ public static class UsageCalculator
         public BillingPeriod Period => period;
 
         /// <summary>Adds one endpoint's hours and traffic (its buckets of the period; raw records only matter in split hours).</summary>
-        public void Add(EndpointTimeline e, IReadOnlyList<TrafficBucket>? buckets, IReadOnlyList<TrafficProcessed>? raw)
+        public void Add(EndpointTimeline endpoint, IReadOnlyList<TrafficBucket>? buckets, IReadOnlyList<TrafficProcessed>? raw)
         {
+            if (endpoint.AsChargedIn(period, window) is not { } e) return;
             // Without a payer change the owner pays everything: no need to ask who paid hour by hour.
             var onePayer = e.PayerChanges.Count == 0 ? e.OwnerAccountId : null;
 

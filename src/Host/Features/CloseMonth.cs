@@ -62,15 +62,18 @@ public static class ClosePeriodHandler
     public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
     {
         var period = BillingPeriod.Parse(command.Period);
-        await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         var now = clock.GetCurrentInstant();
+        // A frozen period is never invoiced for the first time (spec 8); the CLI says so before asking.
+        if (late.Window.IsFrozen(period, now)) return new OutgoingMessages();
+        await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
+        now = clock.GetCurrentInstant();
         Dictionary<string, AccountUsage> usage;
         LateCharges lateCharges;
         // Read without the handler session's identity map, so the period's traffic documents are let go batch by batch.
         await using (var reader = session.DocumentStore.QuerySession())
         {
             lateCharges = await late.ForInvoicesOfAsync(reader, period, null, ct);
-            usage = await UsageQueries.ForPeriodAsync(reader, period, ct);
+            usage = await UsageQueries.ForPeriodAsync(reader, period, late.Window, ct);
         }
         var due = await Closing.DueAccountsAsync(session, period, priceBook, usage, lateCharges.Adjustments, ct);
         var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now };
@@ -117,13 +120,12 @@ public static class IssueInvoicesHandler
 
 public static class CloseDuePeriodsHandler
 {
-    /// <summary>Closes every period of the last few whose end + grace has passed and that is not closed yet.</summary>
+    /// <summary>Closes every open period whose end + grace has passed and that is not closed yet (a frozen one never is).</summary>
     public static async Task<OutgoingMessages> Handle(CloseDuePeriods _, IQuerySession session, IClock clock, BillingSettings settings, CancellationToken ct)
     {
         var now = clock.GetCurrentInstant();
         var outgoing = new OutgoingMessages();
-        var period = BillingPeriod.Of(now);
-        for (var i = 0; i <= settings.LatePeriods + 1; i++, period = period.Previous)
+        for (var period = BillingPeriod.Of(now); period >= settings.LateWindow.OldestOpen(now); period = period.Previous)
             if (Closing.IsDue(period, now, settings.CloseGrace) && await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
                 outgoing.Add(new ClosePeriod(period.ToString()));
         return outgoing;
@@ -137,6 +139,10 @@ public static class CloseCommand
     {
         var text = args.Option("period") ?? throw new CliException("usage: billing close --period YYYY-MM");
         if (!BillingPeriod.TryParse(text, out var period)) throw new CliException($"'{text}' is not a billing period like 2026-10 (YYYY-MM)");
+        var window = services.GetRequiredService<BillingSettings>().LateWindow;
+        var now = services.GetRequiredService<IClock>().GetCurrentInstant();
+        if (window.IsFrozen(period, now))
+            throw new CliException($"{period} is frozen: it is older than the late window ({window.Periods} periods; the oldest open period is {window.OldestOpen(now)}), so it is never invoiced for the first time");
         var issued = await CloseAsync(services, period, ct);
         Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
         return 0;

@@ -30,7 +30,7 @@ public static class Demo
                           $"{import.Accepted:N0} accepted, {import.Duplicates:N0} duplicate, {import.Rejected:N0} rejected");
 
         await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
-        var usage = await UsageQueries.ForPeriodAsync(session, period, ct);
+        var usage = await UsageQueries.ForPeriodAsync(session, period, services.GetRequiredService<BillingSettings>().LateWindow, ct);
         Console.WriteLine();
         Console.WriteLine($"Usage in {period} (as payer; cross-AZ as owner)");
         Console.WriteLine($"{"account",-14}{"endpoint-hours",16}{"GB processed",22}{"cross-AZ GB",20}");

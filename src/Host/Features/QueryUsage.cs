@@ -13,10 +13,10 @@ namespace Billing.Host.Features;
 public static class QueryUsage
 {
     public static void Map(WebApplication app) =>
-        app.MapGet("/api/usage/{accountId}/{period}", async (string accountId, string period, IQuerySession session, CancellationToken ct) =>
+        app.MapGet("/api/usage/{accountId}/{period}", async (string accountId, string period, IQuerySession session, BillingSettings settings, CancellationToken ct) =>
         {
             if (Validate(accountId, period) is { } error) return Results.BadRequest(new { error });
-            var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), ct);
+            var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), settings.LateWindow, ct);
             return Results.Text(ToJson(usage).ToJsonString(RecordJson.Options), "application/json");
         });
 
@@ -52,7 +52,7 @@ public static class QueryUsage
         var store = services.GetRequiredService<IDocumentStore>();
         await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(5));
         await using var session = store.QuerySession();
-        var usage = await UsageQueries.ForAccountAsync(session, account!, BillingPeriod.Parse(periodText!), ct);
+        var usage = await UsageQueries.ForAccountAsync(session, account!, BillingPeriod.Parse(periodText!), services.GetRequiredService<BillingSettings>().LateWindow, ct);
         if (args.Flag("json"))
         {
             Console.WriteLine(ToJson(usage).ToJsonString(RecordJson.Options));

@@ -36,7 +36,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
     {
         if (await session.LoadAsync<AccountProfile>(accountId, ct) is null)
             return new(accountId, period.ToString(), null, "waiting: the account is not opened yet");
-        var usage = await UsageQueries.ForAccountAsync(session, accountId, period, ct);
+        var usage = await UsageQueries.ForAccountAsync(session, accountId, period, late.Window, ct);
         var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).Adjustments.GetValueOrDefault(accountId);
         return (await IssueAsync(session, period, [new AccountCharges(accountId, usage, adjustments ?? [])], ct)).Single();
     }

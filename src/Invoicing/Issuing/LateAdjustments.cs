@@ -9,10 +9,14 @@ namespace Billing.Invoicing.Issuing;
 /// lines are recomputed from all its events now and compared with what was charged for it so far
 /// (its invoice plus adjustments already issued); the differences go on the payer's next invoice.
 /// An account that had no invoice for a closed period because it was not opened yet gets that
-/// invoice issued instead (spec 9), so it gets no adjustments for that period.
+/// invoice issued instead (spec 9), so it gets no adjustments for that period. Every period is
+/// computed on the facts that count in its charges (<see cref="LateWindow"/>): a fact recorded after
+/// a period froze changes neither its adjustments nor whether it is owed an invoice.
 /// </summary>
-public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
+public sealed class LateAdjustments(PriceBook priceBook, LateWindow window)
 {
+    public LateWindow Window => window;
+
     /// <summary>
     /// What closing <paramref name="period"/> owes for the closed periods before it: adjustment lines
     /// for its invoices, by account (only <paramref name="onlyAccount"/> when given), and the invoices
@@ -23,7 +27,7 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
         var result = new Dictionary<string, List<InvoiceLine>>();
         var owed = new List<(string AccountId, BillingPeriod Period)>();
         var earlier = new List<(BillingPeriod Period, ClosedPeriod Closed)>();
-        for (var (q, i) = (period.Previous, 0); i < latePeriods; q = q.Previous, i++)
+        foreach (var q in window.AdjustedBy(period))
             if (await session.LoadAsync<ClosedPeriod>(q.ToString(), ct) is { } closed) earlier.Add((q, closed));
         if (earlier.Count == 0) return new(result, owed);
 
@@ -39,8 +43,8 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
         foreach (var (q, closed) in earlier)
         {
             var usage = onlyAccount is null
-                ? await UsageQueries.ForPeriodAsync(session, q, ct)
-                : new Dictionary<string, AccountUsage> { [onlyAccount] = await UsageQueries.ForAccountAsync(session, onlyAccount, q, ct) };
+                ? await UsageQueries.ForPeriodAsync(session, q, window, ct)
+                : new Dictionary<string, AccountUsage> { [onlyAccount] = await UsageQueries.ForAccountAsync(session, onlyAccount, q, window, ct) };
             var accounts = usage.Keys.Concat(invoices.Where(i => i.Period >= q).Select(i => i.AccountId))
                 .Where(a => onlyAccount is null || a == onlyAccount).Distinct().ToList();
             var profiles = (await session.LoadManyAsync<AccountProfile>(ct, accounts)).ToDictionary(p => p.Id);
@@ -49,11 +53,18 @@ public sealed class LateAdjustments(PriceBook priceBook, int latePeriods)
             {
                 var own = byAccount[account].FirstOrDefault(i => i.Period == q).Invoice;
                 var recomputed = usage.TryGetValue(account, out var u) ? InvoiceCalculator.Lines(u, priceBook).ToList() : [];
-                if (own is null && (!profiles.TryGetValue(account, out var profile) || profile.OpenedAt > closed.ClosedAt))
+                if (own is null)
                 {
-                    // No account when q closed: q's own invoice is owed once the account is opened.
-                    if (profile is not null && recomputed.Count > 0) owed.Add((account, q));
-                    continue;
+                    // Not opened yet: q's usage waits for the account.
+                    if (!profiles.TryGetValue(account, out var profile)) continue;
+                    // Opened only after q froze: q is never invoiced for the first time (spec 8).
+                    if (!window.CountsIn(q, profile.OpenedRecordedAt)) continue;
+                    // No account when q closed: q's own invoice is owed now that it is opened.
+                    if (profile.KnownSince > closed.ClosedAt)
+                    {
+                        if (recomputed.Count > 0) owed.Add((account, q));
+                        continue;
+                    }
                 }
                 var charged = (own?.Lines.Where(l => !l.IsAdjustment) ?? [])
                     .Concat(byAccount[account].Where(i => i.Period > q).SelectMany(i => i.Invoice.Lines.Where(l => l.Adjusts == q)));

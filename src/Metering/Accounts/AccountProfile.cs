@@ -13,6 +13,13 @@ public sealed class AccountProfile
     public string Id { get; set; } = "";
     public string Name { get; set; } = "";
     public Instant OpenedAt { get; set; }
+
+    /// <summary>When the service recorded the opening; null for accounts stored before it did.</summary>
+    public Instant? OpenedRecordedAt { get; set; }
+
+    /// <summary>Since when the service has known the account: closes before this could not invoice it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Instant KnownSince => OpenedRecordedAt ?? OpenedAt;
     public List<DatedAddress> Addresses { get; set; } = [];
 
     public sealed record DatedAddress(Instant At, BillingAddress Address);
@@ -22,6 +29,7 @@ public sealed class AccountProfile
         Id = e.AccountId,
         Name = e.Name,
         OpenedAt = e.At,
+        OpenedRecordedAt = e.RecordedAt,
         Addresses = [new(e.At, e.BillingAddress)],
     };
 

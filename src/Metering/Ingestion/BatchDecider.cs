@@ -81,7 +81,8 @@ public static class BatchDecider
                 continue;
             }
 
-            var decision = Decide(record, plan, timelines, openedAccounts);
+            // Decided and stored as recorded now: the late window reads from it which periods' charges the fact may change.
+            var decision = Decide(Recorded.At(record, now), plan, timelines, openedAccounts);
             switch (decision.Kind)
             {
                 case DecisionKind.Accept:

@@ -7,20 +7,14 @@ using NpgsqlTypes;
 
 namespace Billing.Metering.Ingestion;
 
-/// <summary>Ingestion settings: known regions (from the price book) and how long a record may
-/// wait for an event still in flight before it is dead-lettered.</summary>
-/// <param name="LatePeriods">How many periods before the current one still accept late events (spec 8: 3).</param>
-public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duration RetryWindow, int LatePeriods = 3)
+/// <summary>Ingestion settings: known regions (from the price book), how long a record may
+/// wait for an event still in flight before it is dead-lettered, and the late window.</summary>
+public sealed record IngestionOptions(IReadOnlySet<string> KnownRegions, Duration RetryWindow, LateWindow LateWindow)
 {
     public static readonly Duration DefaultRetryWindow = Duration.FromMinutes(10);
 
-    /// <summary>The start of the oldest period that still accepts records at <paramref name="now"/>.</summary>
-    public Instant OldestAccepted(Instant now)
-    {
-        var period = BillingPeriod.Of(now);
-        for (var i = 0; i < LatePeriods; i++) period = period.Previous;
-        return period.Start;
-    }
+    /// <summary>The start of the oldest period that still accepts traffic at <paramref name="now"/>.</summary>
+    public Instant OldestAccepted(Instant now) => LateWindow.OldestOpen(now).Start;
 }
 
 /// <summary>

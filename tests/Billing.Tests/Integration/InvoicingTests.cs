@@ -106,7 +106,7 @@ public class InvoicingTests
         await using var host = await BillingTestHost.StartAsync();
         await host.ImportAsync(Month);
         Dictionary<string, AccountUsage> usage;
-        await using (var reader = host.Store.QuerySession()) usage = await UsageQueries.ForPeriodAsync(reader, October);
+        await using (var reader = host.Store.QuerySession()) usage = await UsageQueries.ForPeriodAsync(reader, October, host.Settings.LateWindow);
         // B before A: numbers follow the order of the batch, not the account ids.
         var charges = new[] { OctoberScenario.B, OctoberScenario.A }.Select(a => new AccountCharges(a, usage[a], [])).ToList();
         var issuer = host.Services.GetRequiredService<InvoiceIssuer>();

@@ -57,7 +57,7 @@ public class LateEventTests
 
         // Invariant: what was invoiced for October plus every later adjustment of it equals October computed afresh.
         await using var session = host.Store.QuerySession();
-        var fresh = InvoiceCalculator.Lines(await UsageQueries.ForAccountAsync(session, OctoberScenario.A, new BillingPeriod(2026, 10)), PriceBook.Default);
+        var fresh = InvoiceCalculator.Lines(await UsageQueries.ForAccountAsync(session, OctoberScenario.A, new BillingPeriod(2026, 10), LateWindow.Default), PriceBook.Default);
         var invoiced = InvoiceJson.Read(jsonBefore).Lines
             .Concat(InvoiceJson.Read(novA.ToJsonString()).Lines.Where(l => l.Adjusts == new BillingPeriod(2026, 10)));
         Assert.Equal(fresh.Sum(l => l.Amount), invoiced.Sum(l => l.Amount));

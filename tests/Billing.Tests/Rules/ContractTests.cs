@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Billing.Events;
+using Billing.Metering;
 using NodaTime;
 
 namespace Billing.Tests.Rules;
@@ -121,15 +122,33 @@ public class ContractTests
     }
 
     [Fact]
-    public void A_record_older_than_the_late_window_is_too_late_and_one_inside_it_is_not()
+    public void Traffic_older_than_the_late_window_is_too_late_and_traffic_inside_it_is_not()
     {
-        var options = new Billing.Metering.Ingestion.IngestionOptions(Context.KnownRegions, Duration.FromMinutes(10));
+        var options = new Billing.Metering.Ingestion.IngestionOptions(Context.KnownRegions, Duration.FromMinutes(10), LateWindow.Default);
         var now = Instant.FromUtc(2026, 11, 26, 12, 0);
         Assert.Equal(Instant.FromUtc(2026, 8, 1, 0, 0), options.OldestAccepted(now)); // November less 3 periods
         var context = Context with { Now = now, OldestAccepted = options.OldestAccepted(now) };
-        var late = RecordParser.Parse("""{"type":"endpoint.accepted","id":"x","at":"2026-07-31T23:59:59Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""", context);
+        var late = RecordParser.Parse("""{"type":"traffic.processed","id":"x","at":"2026-07-31T23:59:59Z","endpointId":"vpce-0a1b2c3d4e5f60718","azId":"use1-az1","bytes":1}""", context);
         Assert.Equal("too-late", late.Error!.Code);
-        Assert.Contains("the oldest accepted starts 2026-08-01T00:00:00Z", late.Error.Message);
-        Assert.True(RecordParser.Parse("""{"type":"endpoint.accepted","id":"x","at":"2026-08-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""", context).IsValid);
+        Assert.Equal("'at' 2026-07-31T23:59:59Z is in a period no longer open to late traffic (the oldest accepted starts 2026-08-01T00:00:00Z)", late.Error.Message);
+        Assert.True(RecordParser.Parse("""{"type":"traffic.processed","id":"x","at":"2026-08-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","azId":"use1-az1","bytes":1}""", context).IsValid);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"account.opened","id":"a","at":"2019-03-01T00:00:00Z","accountId":"111122223333","name":"Old Corp","billingAddress":{"line1":"1 Main St","city":"Tokyo","country":"JP"}}""")]
+    [InlineData("""{"type":"account.address-changed","id":"a","at":"2020-03-01T00:00:00Z","accountId":"111122223333","billingAddress":{"line1":"1 Main St","city":"Tokyo","country":"JP"}}""")]
+    [InlineData("""{"type":"endpoint.created","id":"c","at":"2024-02-29T23:30:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","accountId":"111122223333","region":"us-east-1","vpcId":"vpc-0123456789abcdef0","serviceName":"svc","endpointType":"Interface","azIds":["use1-az1"]}""")]
+    [InlineData("""{"type":"endpoint.az-added","id":"x","at":"2025-01-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","azId":"use1-az2"}""")]
+    [InlineData("""{"type":"endpoint.az-removed","id":"x","at":"2025-01-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","azId":"use1-az2"}""")]
+    [InlineData("""{"type":"endpoint.accepted","id":"x","at":"2026-07-31T23:59:59Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""")]
+    [InlineData("""{"type":"endpoint.payer-changed","id":"x","at":"2025-06-01T00:00:00Z","endpointId":"vpce-0a1b2c3d4e5f60718","payerAccountId":"444455556666"}""")]
+    [InlineData("""{"type":"endpoint.deleted","id":"x","at":"2025-12-31T23:59:59Z","endpointId":"vpce-0a1b2c3d4e5f60718"}""")]
+    public void Lifecycle_records_of_any_age_pass_the_late_window(string line)
+    {
+        var now = Instant.FromUtc(2026, 11, 26, 12, 0);
+        var context = Context with { Now = now, OldestAccepted = LateWindow.Default.OldestOpen(now).Start };
+        var parsed = RecordParser.Parse(line, context);
+        Assert.True(parsed.IsValid, parsed.Error?.Message);
+        Assert.Null(((ILifecycleRecord)parsed.Record!).RecordedAt); // never read from the producer's JSON
     }
 }

@@ -72,7 +72,7 @@ public class UsageCalculatorTests
             new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
         var october = new BillingPeriod(2026, 10);
         // One endpoint per batch, in reverse order: the close reads the period's traffic this way.
-        var totals = new UsageCalculator.Totals(october);
+        var totals = new UsageCalculator.Totals(october, LateWindow.Default);
         foreach (var e in timelines.Values.Reverse())
         {
             var records = plan.TrafficByEndpoint.GetValueOrDefault(e.Id) ?? [];

@@ -66,7 +66,7 @@ public sealed class BillingTestHost : IAsyncDisposable
     {
         await Store.WaitForProjectionsAsync(TimeSpan.FromMinutes(2));
         await using var session = Store.QuerySession();
-        return await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period));
+        return await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), Settings.LateWindow);
     }
 
     public async Task<string> UsageJsonAsync(string accountId, string period) =>
@@ -76,7 +76,7 @@ public sealed class BillingTestHost : IAsyncDisposable
     {
         await Store.WaitForProjectionsAsync(TimeSpan.FromMinutes(2));
         await using var session = Store.QuerySession();
-        var usage = await UsageQueries.ForPeriodAsync(session, BillingPeriod.Parse(period));
+        var usage = await UsageQueries.ForPeriodAsync(session, BillingPeriod.Parse(period), Settings.LateWindow);
         return usage.ToDictionary(kv => kv.Key, kv => QueryUsage.ToJson(kv.Value).ToJsonString());
     }
 
