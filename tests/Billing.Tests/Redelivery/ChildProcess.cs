@@ -35,6 +35,10 @@ public sealed class ChildProcess : IAsyncDisposable
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["BILLING_DB"] = connectionString;
         info.Environment["BILLING_URLS"] = "http://127.0.0.1:0";
+        // A record waiting for an event that never comes is dead-lettered within a minute, so an
+        // import that would wait (the default is 10 minutes) ends and its test fails with the reason.
+        info.Environment["BILLING_RETRY_WINDOW_MINUTES"] = "1";
+        info.Environment["BILLING_RETRY_DELAY_SECONDS"] = "5";
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
         var process = new Process { StartInfo = info };

@@ -9,13 +9,18 @@ using Xunit.Abstractions;
 namespace Billing.Tests.Redelivery;
 
 /// <summary>
-/// Once per class: a synthetic October big enough that an import takes several seconds (~100,000
+/// Once per class: a synthetic month big enough that an import takes several seconds (~100,000
 /// records), and an uninterrupted import of it by a
 /// real `billing import` process into a fresh database, whose usage every killed run must match.
+/// The child reads the machine's clock, so the month is last month by that clock: inside the late
+/// window on any date, whatever the date (a fixed October was refused as too late from December).
 /// </summary>
 public sealed class KillDashNineFixture : IAsyncLifetime
 {
-    public static readonly BillingPeriod October = new(2026, 10);
+    public static readonly BillingPeriod Month = BillingPeriod.Of(NodaTime.SystemClock.Instance.GetCurrentInstant()).Previous;
+
+    /// <summary>Long enough for a healthy import here (about 10 s), short enough that a stuck one fails the test with its output.</summary>
+    public static readonly TimeSpan ImportTimeout = TimeSpan.FromMinutes(3);
 
     public string Dll { get; private set; } = "";
     public string BuildNote { get; private set; } = "";
@@ -33,21 +38,32 @@ public sealed class KillDashNineFixture : IAsyncLifetime
         var watch = Stopwatch.StartNew();
 
         File = Path.Combine(Path.GetTempPath(), $"billing-redelivery-{Guid.NewGuid():N}.jsonl");
-        Records = new SyntheticUsage(October, accounts: 28, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
+        Records = new SyntheticUsage(Month, accounts: 28, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
 
         var db = await PostgresServer.CreateDatabaseAsync("billing_kill_base");
         watch.Restart();
         await using (var child = ChildProcess.Start(Dll, db, "import", File))
         {
-            var exit = await child.WaitForExitAsync(TimeSpan.FromMinutes(10));
+            var exit = await child.WaitForExitAsync(ImportTimeout);
             if (exit != 0) throw new InvalidOperationException($"baseline import exited {exit}\n{ChildProcess.Tail(child.StandardError)}");
             Baseline = ImportLine.Parse(child.StandardOutput);
         }
         BaselineWall = watch.Elapsed;
         if (Baseline.Accepted != Records || Baseline.Duplicates != 0 || Baseline.Rejected != 0)
-            throw new InvalidOperationException($"the uninterrupted import of {Records} records gave {Baseline}");
+            throw new InvalidOperationException($"the uninterrupted import of {Records} records of {Month} gave {Baseline}; rejected by code: {await RejectedByCodeAsync(db)}");
         await using var host = await BillingTestHost.StartAsync(db);
-        BaselineUsage = await host.AllUsageJsonAsync(October.ToString());
+        BaselineUsage = await host.AllUsageJsonAsync(Month.ToString());
+    }
+
+    static async Task<string> RejectedByCodeAsync(string db)
+    {
+        await using var connection = new NpgsqlConnection(db);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand("select data ->> 'code', count(*) from billing.mt_doc_deadletter group by 1 order by 2 desc", connection);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var codes = new List<string>();
+        while (await reader.ReadAsync()) codes.Add($"{reader.GetString(0)} {reader.GetInt64(1)}");
+        return codes.Count == 0 ? "none" : string.Join(", ", codes);
     }
 
     public Task DisposeAsync()
@@ -83,7 +99,7 @@ public sealed record ImportLine(long Records, double Seconds, long Accepted, lon
 [Collection(RedeliveryCollection.Name)]
 public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper output) : IClassFixture<KillDashNineFixture>
 {
-    [Theory(Timeout = 900_000)]
+    [Theory(Timeout = 420_000)]
     [InlineData("early", 15)]
     [InlineData("late", 85)]
     public async Task Kill_9_mid_import_then_a_second_import_decides_every_record_exactly_once(string point, int percentDecided)
@@ -108,7 +124,8 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
                 if (decidedAtPoll >= threshold) break;
                 if (first.HasExited)
                     throw new InvalidOperationException($"the first import exited ({first.ExitCode}) before the kill point; decided {decidedAtPoll}\n{ChildProcess.Tail(first.StandardError)}");
-                if (started.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"{decidedAtPoll} of {total} decided after 5 minutes");
+                if (started.Elapsed > KillDashNineFixture.ImportTimeout)
+                    throw new TimeoutException($"{decidedAtPoll} of {total} decided after {KillDashNineFixture.ImportTimeout}\n{ChildProcess.Tail(first.StandardError)}");
                 await Task.Delay(50);
             }
             first.KillNow();
@@ -126,7 +143,7 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
         var secondWatch = Stopwatch.StartNew();
         await using (var rerun = ChildProcess.Start(fixture.Dll, db, "import", fixture.File))
         {
-            var exit = await rerun.WaitForExitAsync(TimeSpan.FromMinutes(10));
+            var exit = await rerun.WaitForExitAsync(KillDashNineFixture.ImportTimeout);
             Assert.True(exit == 0, $"second import exited {exit}\n{ChildProcess.Tail(rerun.StandardError)}");
             second = ImportLine.Parse(rerun.StandardOutput);
         }
@@ -140,7 +157,7 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
         // 3. Usage of every account, read by a host on the killed database, against the uninterrupted import.
         Dictionary<string, string> usage;
         await using (var host = await BillingTestHost.StartAsync(db))
-            usage = await host.AllUsageJsonAsync(KillDashNineFixture.October.ToString());
+            usage = await host.AllUsageJsonAsync(KillDashNineFixture.Month.ToString());
         var differing = fixture.BaselineUsage.Keys.Union(usage.Keys)
             .Where(a => !fixture.BaselineUsage.TryGetValue(a, out var expected) || !usage.TryGetValue(a, out var actual) || expected != actual)
             .Order().ToList();
