@@ -41,6 +41,24 @@ public class CalendarEdgeTests
     }
 
     [Fact]
+    public async Task The_demo_in_the_first_minute_of_a_year_bills_last_december_and_numbers_in_the_new_year()
+    {
+        await using var host = await BillingTestHost.StartAsync(now: Instant.FromUtc(2027, 1, 1, 0, 0, 30));
+        var outDir = Path.Combine(Path.GetTempPath(), $"billing-demo-{Guid.NewGuid():N}");
+        try
+        {
+            Assert.Equal(0, await Demo.RunAsync(host.Services, new Billing.Host.CliArgs(["--accounts", "3", "--out", outDir]), CancellationToken.None));
+            Assert.True(File.Exists(Path.Combine(outDir, "usage-2026-12.jsonl")));
+            var pdfs = Directory.GetFiles(Path.Combine(outDir, "invoices", "2026-12")).Select(Path.GetFileName).Order().ToList();
+            Assert.Equal(["INV-2027-000001.pdf", "INV-2027-000002.pdf", "INV-2027-000003.pdf"], pdfs);
+        }
+        finally
+        {
+            if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task On_29_February_2028_the_leap_day_is_metered_and_january_is_numbered_in_2028()
     {
         var now = Instant.FromUtc(2028, 2, 29, 23, 59, 0);
