@@ -90,6 +90,7 @@ public static class Cli
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
         var app = builder.Build();
+        StoreUnavailable.Use(app);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
