@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The project-local PostgreSQL cluster: `scripts/db.sh start|stop|status|url`.
-# Data lives under .data/pg (git-ignored); it listens on 127.0.0.1 only.
+# Data lives under .data/pg (git-ignored); it listens on 127.0.0.1 only, on BILLING_PG_PORT
+# (default 54329) whatever port it was initialised with. `start` refuses, saying who holds it,
+# when that port is taken by anything but this checkout's own cluster.
 # Installs Debian's postgresql package when no PostgreSQL binaries are found, and runs
 # initdb/pg_ctl as the `postgres` user when invoked as root (PostgreSQL refuses root).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 port="${BILLING_PG_PORT:-54329}"
+[[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || { echo "db: BILLING_PG_PORT '$port' is not a TCP port (1-65535)" >&2; exit 2; }
 data_parent="$root/.data"
 
 find_bindir() {
@@ -42,9 +45,55 @@ cluster_dir() {
   fi
 }
 
+# The pid and port of this checkout's cluster when it runs (from its postmaster.pid), else fails.
+own_cluster() {
+  local pidfile="$1/data/postmaster.pid" pid
+  [ -f "$pidfile" ] || return 1
+  pid="$(head -1 "$pidfile")"
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1 # a stale file from a crash: pg_ctl start copes
+  echo "$pid $(sed -n 4p "$pidfile")"
+}
+
+# Who listens where a cluster on 127.0.0.1:$1 would, in words; fails when nobody does.
+port_holder() {
+  local p="$1"
+  if command -v ss >/dev/null 2>&1; then
+    local line pid name data
+    # Only listeners that clash with 127.0.0.1: that address itself or a wildcard (IPv4 or dual-stack).
+    line="$(ss -ltnpH "sport = :$p" 2>/dev/null | awk -v p="$p" '$4 ~ ("^(127\\.0\\.0\\.1|0\\.0\\.0\\.0|\\*|\\[::\\]|\\[::ffff:127\\.0\\.0\\.1\\]):" p "$") { print; exit }')"
+    [ -n "$line" ] || return 1
+    pid="$(grep -o 'pid=[0-9]*' <<<"$line" | head -1 | cut -d= -f2 || true)"
+    name="$(grep -o '(("[^"]*"' <<<"$line" | head -1 | cut -d'"' -f2 || true)"
+    if [ -z "$pid" ]; then
+      echo "another process"
+    elif [ "$name" = postgres ] && data="$(readlink "/proc/$pid/cwd" 2>/dev/null)"; then
+      echo "the PostgreSQL cluster of $data (pid $pid)"
+    else
+      echo "${name:-another process} (pid $pid)"
+    fi
+    return 0
+  fi
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { echo "another process"; return 0; }
+  return 1
+}
+
 start() {
-  ensure_binaries
   local dir; dir="$(cluster_dir)"
+  local own
+  if own="$(own_cluster "$dir")"; then
+    if [ "${own#* }" = "$port" ]; then echo "db: already running on 127.0.0.1:$port" >&2; return 0; fi
+    echo "db: this checkout's cluster ($dir/data) is already running on 127.0.0.1:${own#* }, not on BILLING_PG_PORT=$port; stop it first with scripts/db.sh stop, or keep BILLING_PG_PORT=${own#* }." >&2
+    exit 1
+  fi
+  # Before anything is installed or initialised: a second checkout on this machine finds the port taken by the first.
+  local holder
+  if holder="$(port_holder "$port")"; then
+    local free=$((port + 1))
+    while [ "$free" -lt $((port + 50)) ] && port_holder "$free" >/dev/null; do free=$((free + 1)); done
+    echo "db: port $port on 127.0.0.1 is already held by $holder, not by this checkout's cluster ($dir/data), so it cannot start there; choose another port with BILLING_PG_PORT, e.g. BILLING_PG_PORT=$free ./billing ... or BILLING_PG_PORT=$free ./scripts/test.sh" >&2
+    exit 1
+  fi
+  ensure_binaries
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir" && { [ -d "$data_parent" ] && chown postgres "$data_parent" || true; }
   if [ ! -f "$dir/data/PG_VERSION" ]; then
@@ -64,13 +113,10 @@ shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = top
 CONF
   fi
-  if as_pg "'$bindir/pg_ctl' -D '$dir/data' status" >/dev/null 2>&1; then
-    echo "db: already running on 127.0.0.1:$port" >&2
-  else
-    as_pg "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 start" >/dev/null \
-      || { tail -20 "$dir/server.log" >&2; exit 1; }
-    echo "db: started on 127.0.0.1:$port" >&2
-  fi
+  # -p: BILLING_PG_PORT wins over the port the cluster was initialised with.
+  as_pg "'$bindir/pg_ctl' -D '$dir/data' -o '-p $port' -l '$dir/server.log' -w -t 60 start" >/dev/null \
+    || { tail -20 "$dir/server.log" >&2; exit 1; }
+  echo "db: started on 127.0.0.1:$port" >&2
 }
 
 stop() {

@@ -5,7 +5,8 @@ namespace Billing.Host;
 /// <summary>
 /// Where the service runs and how patient it is. Read from the environment so the same binary
 /// serves the quick start, CI and production:
-/// BILLING_DB (Npgsql connection string; default: the project-local cluster of scripts/db.sh),
+/// BILLING_DB (Npgsql connection string; default: the project-local cluster of scripts/db.sh, on
+/// 127.0.0.1:BILLING_PG_PORT, default 54329),
 /// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
 /// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30),
 /// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
@@ -24,7 +25,18 @@ public sealed record BillingSettings(
     bool RunDaemon = true,
     bool RunSchedules = false)
 {
-    public const string LocalDatabase = "Host=127.0.0.1;Port=54329;Username=postgres;Database=billing";
+    /// <summary>The port of the project-local cluster (scripts/db.sh) when BILLING_PG_PORT is not set.</summary>
+    public const int DefaultLocalPort = 54329;
+
+    /// <summary>The project-local cluster's connection string, on <paramref name="pgPort"/> (BILLING_PG_PORT's value) when given, as scripts/db.sh does.</summary>
+    public static string LocalDatabase(string? pgPort, string database = "billing") =>
+        $"Host=127.0.0.1;Port={LocalPort(pgPort)};Username=postgres;Database={database}";
+
+    /// <summary>BILLING_PG_PORT's value as a port; <see cref="DefaultLocalPort"/> when it is unset or empty.</summary>
+    public static int LocalPort(string? pgPort) =>
+        string.IsNullOrWhiteSpace(pgPort) ? DefaultLocalPort
+        : int.TryParse(pgPort.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port
+        : throw new InvalidOperationException($"BILLING_PG_PORT '{pgPort}' is not a TCP port (1-65535)");
 
     /// <summary>Which periods still take late traffic and can be recomputed (spec 8).</summary>
     public Billing.Metering.LateWindow LateWindow => new(LatePeriods);
@@ -36,7 +48,7 @@ public sealed record BillingSettings(
     {
         string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
         return new BillingSettings(
-            Env("BILLING_DB") ?? LocalDatabase,
+            Env("BILLING_DB") ?? LocalDatabase(Env("BILLING_PG_PORT")),
             Env("BILLING_URLS") ?? "http://127.0.0.1:5080",
             Duration.FromMinutes(double.Parse(Env("BILLING_RETRY_WINDOW_MINUTES") ?? "10", System.Globalization.CultureInfo.InvariantCulture)),
             TimeSpan.FromSeconds(double.Parse(Env("BILLING_RETRY_DELAY_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture)),

@@ -29,6 +29,7 @@ public static class Cli
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
         """;
 
+    /// <remarks>The `billing` script starts the local PostgreSQL only for the verbs that build a host: keep its list in step with this switch.</remarks>
     public static async Task<int> RunAsync(string[] args, NodaTime.IClock clock)
     {
         var verb = args.FirstOrDefault() ?? "serve";
@@ -89,6 +90,7 @@ public static class Cli
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
         var app = builder.Build();
+        StoreUnavailable.Use(app);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);

@@ -6,8 +6,13 @@ namespace Billing.Host;
 /// Progress of long operations on stderr: one line rewritten in place on a terminal, a line
 /// every few seconds when stderr is a file or a pipe (CI logs stay readable).
 /// </summary>
-public sealed class TerminalProgress(string label, long total)
+/// <param name="doneAtStart">Work already done when this progress starts (say, records decided while
+/// they were still being published): shown in the count, left out of the rate.</param>
+public sealed class TerminalProgress(string label, long total, long doneAtStart = 0)
 {
+    /// <summary>No rate is shown before this much time has passed: over a shorter interval it says nothing (it once read 8,617,888/s).</summary>
+    public static readonly TimeSpan MinRateInterval = TimeSpan.FromSeconds(1);
+
     readonly Stopwatch _clock = Stopwatch.StartNew();
     TimeSpan? _lastPrinted;
     static readonly bool Interactive = !Console.IsErrorRedirected;
@@ -18,9 +23,7 @@ public sealed class TerminalProgress(string label, long total)
         var every = Interactive ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(5);
         if (!force && _lastPrinted is { } last && now - last < every) return;
         _lastPrinted = now;
-        var pct = total > 0 ? $"{100.0 * done / total,5:0.0}%" : "";
-        var rate = now.TotalSeconds > 0 ? $"{done / now.TotalSeconds,10:N0}/s" : "";
-        var line = $"{label}: {done:N0}/{total:N0} {pct} {rate} {now:mm\\:ss} {detail}";
+        var line = FormatLine(label, done, total, now, detail, doneAtStart);
         if (Interactive) Console.Error.Write($"\r{line.PadRight(Math.Max(line.Length, 100))}");
         else Console.Error.WriteLine(line);
     }
@@ -32,4 +35,16 @@ public sealed class TerminalProgress(string label, long total)
     }
 
     public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>One progress line: "label: done/total pct rate mm:ss detail"; the rate is "—" until <see cref="MinRateInterval"/> has passed.</summary>
+    public static string FormatLine(string label, long done, long total, TimeSpan elapsed, string? detail = null, long doneAtStart = 0)
+    {
+        var pct = total > 0 ? $"{100.0 * done / total,5:0.0}%" : "";
+        var rate = Rate(done - doneAtStart, elapsed) ?? "—";
+        return $"{label}: {done:N0}/{total:N0} {pct} {rate,12} {elapsed:mm\\:ss} {detail}".TrimEnd();
+    }
+
+    /// <summary>Work per second over <paramref name="elapsed"/>, e.g. "10,000/s"; null when the interval is too short to mean anything.</summary>
+    public static string? Rate(long done, TimeSpan elapsed) =>
+        elapsed < MinRateInterval ? null : $"{Math.Max(done, 0) / elapsed.TotalSeconds:N0}/s";
 }

@@ -89,11 +89,13 @@ public static class ImportUsage
     /// <summary>Waits until every record of an import is accepted, a duplicate or rejected, showing progress.</summary>
     public static async Task<(long Accepted, long Duplicates, long Rejected)> WaitForDecisionsAsync(string connectionString, Guid importId, long expected, CancellationToken ct)
     {
-        var deciding = new TerminalProgress("deciding", expected);
+        TerminalProgress? deciding = null;
         while (true)
         {
             var counts = await CountsAsync(connectionString, importId, ct);
             var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
+            // Most records were decided while they were being published: the rate counts only those decided from now on.
+            deciding ??= new TerminalProgress("deciding", expected, doneAtStart: decided);
             deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
             if (decided >= expected)
             {

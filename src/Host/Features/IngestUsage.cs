@@ -58,7 +58,8 @@ public static class PostUsageEvents
                 return Results.Json(new { error = $"the batch has {count} records; at most {MaxRecords} are accepted per request" }, statusCode: StatusCodes.Status413PayloadTooLarge);
 
             var now = clock.GetCurrentInstant();
-            var records = body.RootElement.EnumerateArray().Select(e => new IncomingRecord(e.GetRawText(), now)).ToList();
+            var (records, notUtf8) = ReadRecords(body.RootElement, now);
+            if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
             await using var session = store.LightweightSession();
             outbox.Enroll(session);
             var plan = await ingestor.IngestAsync(session, records, null, ct);
@@ -80,5 +81,29 @@ public static class PostUsageEvents
                 }),
             }, Billing.Events.RecordJson.Options);
         }
+    }
+
+    /// <summary>
+    /// Each element's JSON text. JsonDocument does not check that the bytes inside strings are
+    /// UTF-8 while parsing; transcoding them to a string does, and throws an InvalidOperationException
+    /// wrapping a DecoderFallbackException. Such a body is unreadable as a whole (like malformed JSON),
+    /// so the first offending record is named and nothing of the body is used.
+    /// </summary>
+    static (List<IncomingRecord> Records, string? NotUtf8) ReadRecords(System.Text.Json.JsonElement array, Instant now)
+    {
+        var records = new List<IncomingRecord>(array.GetArrayLength());
+        foreach (var element in array.EnumerateArray())
+        {
+            try
+            {
+                records.Add(new IncomingRecord(element.GetRawText(), now));
+            }
+            catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException bad)
+            {
+                var bytes = string.Concat((bad.BytesUnknown ?? []).Select(b => $"[{b:X2}]"));
+                return ([], $"record {records.Count} has the bytes {bytes} at byte {bad.Index} of its JSON text, which are not UTF-8");
+            }
+        }
+        return (records, null);
     }
 }

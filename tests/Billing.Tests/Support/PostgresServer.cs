@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Billing.Host;
 using Npgsql;
 using Testcontainers.PostgreSql;
 
@@ -8,7 +9,7 @@ namespace Billing.Tests.Support;
 /// <summary>
 /// The real PostgreSQL the integration tests run on, one per test run: BILLING_TEST_DB when set;
 /// else a Testcontainers PostgreSQL when a Docker engine answers; else the project-local cluster
-/// that scripts/db.sh starts (the path CI takes: its machines have no Docker engine). Every test
+/// that scripts/db.sh starts, on BILLING_PG_PORT when set (the path CI takes: its machines have no Docker engine). Every test
 /// class gets a database of its own, so classes run in parallel without seeing each other.
 /// </summary>
 public static class PostgresServer
@@ -55,8 +56,11 @@ public static class PostgresServer
         var errors = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         if (process.ExitCode != 0) throw new InvalidOperationException($"scripts/db.sh start failed: {errors}");
-        return "Host=127.0.0.1;Port=54329;Username=postgres;Database=postgres;Maximum Pool Size=40";
+        return LocalServer(Environment.GetEnvironmentVariable("BILLING_PG_PORT"));
     }
+
+    /// <summary>The cluster scripts/db.sh starts: on BILLING_PG_PORT (its value here) when set, as the script does.</summary>
+    public static string LocalServer(string? pgPort) => BillingSettings.LocalDatabase(pgPort, "postgres") + ";Maximum Pool Size=40";
 
     static bool DockerEngineAnswers()
     {

@@ -1,0 +1,61 @@
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Billing.Host;
+
+/// <summary>
+/// PostgreSQL unreachable for a moment (restarting, failing over, a dropped link) is not a fault of
+/// the request: the API routes answer 503 with Retry-After instead of a 500, so a client sends the
+/// same request again later. Records carry their ids, so a retried batch is safe: whatever was
+/// stored already is answered as a duplicate.
+/// </summary>
+public static class StoreUnavailable
+{
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    public static readonly string Message =
+        $"the usage store (PostgreSQL) is unavailable; retry the same request in {RetryAfter.TotalSeconds:0} seconds (records already stored are answered as duplicates)";
+
+    /// <summary>Maps connection failures under /api to 503 (registered once, before the routes).</summary>
+    public static void Use(WebApplication app) => app.Use(async (context, next) =>
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception e) when (context.Request.Path.StartsWithSegments("/api") && !context.Response.HasStarted
+                                  && !context.RequestAborted.IsCancellationRequested && Is(e))
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StoreUnavailable))
+                .LogWarning(e, "{Method} {Path}: PostgreSQL is unavailable, answered 503", context.Request.Method, context.Request.Path);
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = ((int)RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await context.Response.WriteAsJsonAsync(new { error = Message });
+        }
+    });
+
+    /// <summary>
+    /// Whether the exception, or one it wraps (Marten and Wolverine wrap Npgsql's), says PostgreSQL
+    /// could not be reached or went away: a PostgresException of class 08 (connection exception) or
+    /// 57P01-57P03 (admin / crash shutdown, cannot connect now), a transient NpgsqlException (I/O,
+    /// timeout, refused connection), or a SocketException. Any other PostgreSQL error is a real one.
+    /// </summary>
+    public static bool Is(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException pg:
+                    return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is "57P01" or "57P02" or "57P03";
+                case NpgsqlException { IsTransient: true }:
+                case SocketException:
+                    return true;
+                case AggregateException many:
+                    return many.InnerExceptions.Any(Is);
+            }
+        }
+        return false;
+    }
+}
