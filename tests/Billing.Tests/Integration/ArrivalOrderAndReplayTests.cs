@@ -32,7 +32,7 @@ public class ArrivalOrderAndReplayTests
     public async Task A_projection_replay_rebuilds_identical_usage()
     {
         var period = new BillingPeriod(2026, 10);
-        var synthetic = new SyntheticUsage(period, accounts: 6, seed: 11);
+        var synthetic = new SyntheticUsage(period, accounts: 6, seed: 11, hoursBetweenTraffic: 4);
         var lines = synthetic.Records().Select(Billing.Events.RecordJson.Serialize).ToList();
         string connection;
         Dictionary<string, string> before;

@@ -80,7 +80,7 @@ public class InvoicingTests
     [Fact]
     public async Task Closing_twice_and_from_two_hosts_at_once_issues_one_gapless_invoice_per_account()
     {
-        var lines = new SyntheticUsage(October, accounts: 12, seed: 5).Records().Select(Billing.Events.RecordJson.Serialize).ToList();
+        var lines = new SyntheticUsage(October, accounts: 12, seed: 5, hoursBetweenTraffic: 24).Records().Select(Billing.Events.RecordJson.Serialize).ToList();
         await using var first = await BillingTestHost.StartAsync();
         await first.ImportAsync(lines);
         await using var second = await BillingTestHost.StartAsync(first.Settings.ConnectionString);

@@ -26,7 +26,7 @@ public class DuplicatePublishTests(ITestOutputHelper output)
     public async Task Publishing_every_message_twice_gives_the_usage_and_invoices_of_a_single_import()
     {
         var watch = Stopwatch.StartNew();
-        var lines = new SyntheticUsage(October, accounts: 5, seed: 3).Records().Select(RecordJson.Serialize).ToList();
+        var lines = new SyntheticUsage(October, accounts: 5, seed: 3, hoursBetweenTraffic: 3).Records().Select(RecordJson.Serialize).ToList();
         long n = lines.Count;
 
         // The same month, every message published twice.
