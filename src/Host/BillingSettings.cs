@@ -8,7 +8,7 @@ namespace Billing.Host;
 /// BILLING_DB (Npgsql connection string; default: the project-local cluster of scripts/db.sh, on
 /// 127.0.0.1:BILLING_PG_PORT, default 54329),
 /// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
-/// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30),
+/// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30), BILLING_QUEUE_POLL_MS (default 100),
 /// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
 /// BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
 /// accept late events; default 3).
@@ -52,7 +52,7 @@ public sealed record BillingSettings(
             Env("BILLING_URLS") ?? "http://127.0.0.1:5080",
             Duration.FromMinutes(double.Parse(Env("BILLING_RETRY_WINDOW_MINUTES") ?? "10", System.Globalization.CultureInfo.InvariantCulture)),
             TimeSpan.FromSeconds(double.Parse(Env("BILLING_RETRY_DELAY_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture)),
-            TimeSpan.FromMilliseconds(100),
+            TimeSpan.FromMilliseconds(double.Parse(Env("BILLING_QUEUE_POLL_MS") ?? "100", System.Globalization.CultureInfo.InvariantCulture)),
             Env("BILLING_PRICEBOOK"),
             Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null,
             int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture));

@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Billing.Tests.Redelivery;
 
 /// <summary>
-/// Once per class: a synthetic month big enough that an import takes several seconds (~45,000
+/// Once per class: a synthetic month big enough that an import takes a few seconds (~20,000
 /// records), and an uninterrupted import of it by a
 /// real `billing import` process into a fresh database, whose usage every killed run must match.
 /// The child reads the machine's clock, so the month is last month by that clock: inside the late
@@ -38,7 +38,7 @@ public sealed class KillDashNineFixture : IAsyncLifetime
         var watch = Stopwatch.StartNew();
 
         File = Path.Combine(Path.GetTempPath(), $"billing-redelivery-{Guid.NewGuid():N}.jsonl");
-        Records = new SyntheticUsage(Month, accounts: 12, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
+        Records = new SyntheticUsage(Month, accounts: 6, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
 
         var db = await PostgresServer.CreateDatabaseAsync("billing_kill_base");
         watch.Restart();
