@@ -115,7 +115,9 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
         // 1. Start an import and SIGKILL it once some but not all records are decided.
         long decidedAtPoll, decidedBeforeKill;
         TimeSpan killedAfter;
-        await using (var first = ChildProcess.Start(fixture.Dll, db, "import", fixture.File))
+        // Messages of 250 records: decisions commit in small steps, so the kill lands between two
+        // of them even on a fast machine (with 1,000 a message the late point was missed once).
+        await using (var first = ChildProcess.Start(fixture.Dll, db, "import", fixture.File, "--batch", "250"))
         {
             var started = Stopwatch.StartNew();
             while (true)
