@@ -38,7 +38,8 @@ public static class StoreUnavailable
     /// <summary>
     /// Whether the exception, or one it wraps (Marten and Wolverine wrap Npgsql's), says PostgreSQL
     /// could not be reached or went away: a PostgresException of class 08 (connection exception) or
-    /// 57P01-57P03 (admin / crash shutdown, cannot connect now), a transient NpgsqlException (I/O,
+    /// 57P01-57P03 (admin / crash shutdown, cannot connect now), 53300 (too many connections: the
+    /// server is full for the moment), a transient NpgsqlException (I/O,
     /// timeout, refused connection), or a SocketException. Any other PostgreSQL error is a real one.
     /// </summary>
     public static bool Is(Exception? e)
@@ -48,7 +49,7 @@ public static class StoreUnavailable
             switch (e)
             {
                 case PostgresException pg:
-                    return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is "57P01" or "57P02" or "57P03";
+                    return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300";
                 case NpgsqlException { IsTransient: true }:
                 case SocketException:
                     return true;

@@ -60,6 +60,7 @@ public class StoreUnavailableTests
         { "cannot connect now 57P03", Postgres("57P03"), true },
         { "admin shutdown 57P01", Postgres("57P01"), true },
         { "crash shutdown 57P02", Postgres("57P02"), true },
+        { "too many connections 53300", Postgres("53300"), true },
         { "unique violation 23505", Postgres("23505"), false },
         { "serialization failure 40001 (a real error, though Npgsql calls it transient)", Postgres("40001"), false },
         { "undefined table 42P01", Postgres("42P01"), false },
