@@ -11,6 +11,7 @@ using NodaTime.Serialization.SystemTextJson;
 using Wolverine;
 using Wolverine.Marten;
 using Wolverine.Postgresql;
+using Wolverine.RabbitMQ;
 
 namespace Billing.Host;
 
@@ -65,6 +66,7 @@ public static class BillingHost
             // One ingest transaction at a time per process: decisions read the endpoint state
             // earlier batches wrote (an advisory lock also orders writers across processes).
             opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
+            if (settings.RabbitMqUri is { } amqp) UseRabbitMqForProducers(opts, amqp);
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
             opts.PublishMessage<IssueInvoices>().ToPostgresqlQueue(InvoicingQueue);
             opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
@@ -74,5 +76,23 @@ public static class BillingHost
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });
+    }
+
+    /// <summary>
+    /// The producers' broker (BILLING_RABBITMQ): the durable queue <c>usage</c> takes raw JSON bodies
+    /// from any language (<see cref="UsageMessage"/>). Inline processing: the broker's message is
+    /// acknowledged only after its records' transaction commits (the handler's retries:
+    /// <see cref="UsageMessageHandler.Configure"/>).
+    /// </summary>
+    static void UseRabbitMqForProducers(WolverineOptions opts, string amqpUri)
+    {
+        opts.UseRabbitMq(new Uri(amqpUri)).AutoProvision().DisableSystemRequestReplyQueueDeclaration();
+        opts.ListenToRabbitQueue(UsageQueue)
+            .ProcessInline()
+            .ListenerCount(1)
+            .PreFetchCount(20)
+            .DefaultIncomingMessage<UsageMessage>()
+            .DefaultSerializer(RawUsageSerializer.Instance);
+        opts.PublishMessage<UsageMessage>().ToRabbitQueue(UsageQueue);
     }
 }

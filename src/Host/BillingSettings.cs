@@ -10,7 +10,8 @@ namespace Billing.Host;
 /// BILLING_URLS (default http://127.0.0.1:5080, loopback only),
 /// BILLING_RETRY_WINDOW_MINUTES (default 10), BILLING_RETRY_DELAY_SECONDS (default 30), BILLING_QUEUE_POLL_MS (default 100),
 /// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
-/// BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
+/// BILLING_RABBITMQ (an AMQP URI: producers publish to the broker's queue `usage`; default none, the
+/// PostgreSQL queue), BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
 /// accept late events; default 3).
 /// </summary>
 public sealed record BillingSettings(
@@ -23,7 +24,8 @@ public sealed record BillingSettings(
     Duration? CloseGraceOverride = null,
     int LatePeriods = 3,
     bool RunDaemon = true,
-    bool RunSchedules = false)
+    bool RunSchedules = false,
+    string? RabbitMqUri = null)
 {
     /// <summary>The port of the project-local cluster (scripts/db.sh) when BILLING_PG_PORT is not set.</summary>
     public const int DefaultLocalPort = 54329;
@@ -55,6 +57,7 @@ public sealed record BillingSettings(
             TimeSpan.FromMilliseconds(double.Parse(Env("BILLING_QUEUE_POLL_MS") ?? "100", System.Globalization.CultureInfo.InvariantCulture)),
             Env("BILLING_PRICEBOOK"),
             Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null,
-            int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture));
+            int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture),
+            RabbitMqUri: Env("BILLING_RABBITMQ"));
     }
 }

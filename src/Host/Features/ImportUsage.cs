@@ -56,18 +56,18 @@ public static class ImportUsage
         var publishing = new TerminalProgress("publishing", expected);
         using var scope = services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-        var batch = new List<IncomingRecord>(batchSize);
+        var batch = new List<string>(batchSize);
         var published = 0L;
         var decided = 0L;
         foreach (var line in File.ReadLines(file))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
-            batch.Add(new IncomingRecord(line, clock.GetCurrentInstant()));
+            batch.Add(line);
             if (batch.Count < batchSize) continue;
-            await bus.PublishAsync(new IngestBatch(importId, batch));
+            await PublishAsync(bus, settings, clock, importId, batch);
             published += batch.Count;
             publishing.Report(published);
-            batch = new List<IncomingRecord>(batchSize);
+            batch = new List<string>(batchSize);
             // Stay at most a window of records ahead of the decisions: the sender holds every
             // message not yet stored, so publishing a whole file at once grew memory with its size.
             while (published - decided > MaxAhead)
@@ -77,13 +77,49 @@ public static class ImportUsage
                 decided = c.Accepted + c.Duplicates + c.Rejected;
             }
         }
-        if (batch.Count > 0) await bus.PublishAsync(new IngestBatch(importId, batch));
+        if (batch.Count > 0) await PublishAsync(bus, settings, clock, importId, batch);
         publishing.Done(expected);
 
         var counts = await WaitForDecisionsAsync(settings.ConnectionString, importId, expected, ct);
         Console.Error.WriteLine("waiting for the usage projections to catch up...");
         await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(30));
         return new Result(expected, counts.Accepted, counts.Duplicates, counts.Rejected, publishing.Elapsed);
+    }
+
+    /// <summary>
+    /// One batch of lines onto the configured bus: an <see cref="IngestBatch"/> on the PostgreSQL
+    /// queue, or, with a broker, bodies of the producers' contract on its queue <c>usage</c> (a JSON
+    /// array of the lines; a line that is not one JSON value goes alone, to be rejected with its text).
+    /// </summary>
+    static async Task PublishAsync(IMessageBus bus, BillingSettings settings, IClock clock, Guid importId, List<string> lines)
+    {
+        if (settings.RabbitMqUri is null)
+        {
+            var now = clock.GetCurrentInstant();
+            await bus.PublishAsync(new IngestBatch(importId, lines.Select(l => new IncomingRecord(l, now)).ToList()));
+            return;
+        }
+        var header = new DeliveryOptions().WithHeader(UsageMessage.ImportIdHeader, importId.ToString());
+        var lookup = lines.ToLookup(IsOneJsonValue);
+        if (lookup[true].Any())
+            await bus.PublishAsync(new UsageMessage(System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", lookup[true]) + "]"), importId), header);
+        foreach (var line in lookup[false])
+            await bus.PublishAsync(new UsageMessage(System.Text.Encoding.UTF8.GetBytes(line), importId), header);
+    }
+
+    static bool IsOneJsonValue(string line)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(line));
+        try
+        {
+            if (!reader.Read()) return false;
+            reader.Skip();
+            return !reader.Read();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Waits until every record of an import is accepted, a duplicate or rejected, showing progress.</summary>

@@ -1,0 +1,125 @@
+using System.Text;
+using System.Text.Json;
+using Billing.Events;
+using Billing.Metering.Ingestion;
+using Marten;
+using NodaTime;
+using Npgsql;
+using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
+using Wolverine.Runtime.Serialization;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// A message a producer published on the broker's durable queue <c>usage</c>: its body as sent
+/// (spec 9: one usage record, or a JSON array of them, content type application/json). Nothing of
+/// Wolverine is needed to send one. <see cref="ImportId"/> comes from the optional header
+/// <c>billing-import-id</c>, which only `billing import` sets to follow its own records.
+/// </summary>
+public sealed record UsageMessage(byte[] Body, Guid? ImportId)
+{
+    public const string ImportIdHeader = "billing-import-id";
+
+    /// <summary>
+    /// The records of the body, each with its own original text. A JSON array gives one per element,
+    /// whatever the element (the parser rejects one that is not a record, with its code). Anything
+    /// else (one object, or text that is not JSON at all) is one record, so it is decided, or
+    /// dead-lettered with its text, like any other. Null when the body is not UTF-8: there is no text
+    /// to keep verbatim, see <see cref="NotUtf8"/>.
+    /// </summary>
+    public IReadOnlyList<IncomingRecord>? Records(Instant now)
+    {
+        string text;
+        try
+        {
+            text = Strict.GetString(Body);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(Body, new JsonDocumentOptions { MaxDepth = 16 });
+            if (doc.RootElement.ValueKind == JsonValueKind.Array)
+                return doc.RootElement.EnumerateArray().Select(e => new IncomingRecord(e.GetRawText(), now)).ToList();
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the parser says so, for the record as a whole.
+        }
+        return [new IncomingRecord(text, now)];
+    }
+
+    /// <summary>The dead letter of a body that is not UTF-8 (kept with its bytes shown, since it has no text).</summary>
+    public DeadLetter NotUtf8(Instant now) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        Code = "malformed-json",
+        Reason = $"the message body ({Body.Length:N0} bytes) is not valid UTF-8, so not JSON",
+        Json = Encoding.UTF8.GetString(Body),
+        ArrivedAt = now,
+        DeadLetteredAt = now,
+    };
+
+    static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+}
+
+public static class UsageMessageHandler
+{
+    /// <summary>
+    /// A store that fails (PostgreSQL restarting) is retried in place, keeping the queue's order; after
+    /// three tries the message goes to the broker's dead-letter queue with its body, never requeued forever.
+    /// </summary>
+    public static void Configure(HandlerChain chain) =>
+        chain.OnException<NpgsqlException>()
+            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15))
+            .Then.MoveToErrorQueue();
+
+    /// <summary>
+    /// Decides and stores the message's records in one transaction, the same way as an
+    /// <see cref="IngestBatch"/>. The listener acknowledges the broker's message only after that
+    /// transaction commits, so a process killed mid-message leaves it on the queue, and the records
+    /// it already stored come back as duplicates. Records waiting for an event in flight are retried
+    /// on the service's own queue, so the broker's message is never requeued.
+    /// </summary>
+    public static async Task<OutgoingMessages> Handle(UsageMessage message, IDocumentSession session, UsageIngestor ingestor, BillingSettings settings, IClock clock, CancellationToken ct)
+    {
+        var outgoing = new OutgoingMessages();
+        var now = clock.GetCurrentInstant();
+        if (message.Records(now) is not { } records)
+        {
+            session.Store(message.NotUtf8(now));
+            return outgoing;
+        }
+        var plan = await ingestor.IngestAsync(session, records, message.ImportId, ct);
+        if (plan.Waiting.Count > 0) outgoing.Delay(new IngestBatch(message.ImportId, plan.Waiting), settings.RetryDelay);
+        return outgoing;
+    }
+}
+
+/// <summary>
+/// The broker queue's serializer: the body's bytes as they are, in and out. Whatever a producer
+/// sends reaches <see cref="UsageMessageHandler"/>, which decides it record by record, so no body can
+/// fail deserialization and loop or block the queue.
+/// </summary>
+public sealed class RawUsageSerializer : IMessageSerializer
+{
+    public static readonly RawUsageSerializer Instance = new();
+
+    public string ContentType => "application/json";
+
+    public object ReadFromData(Type messageType, Envelope envelope) =>
+        new UsageMessage(envelope.Data ?? [], ImportIdOf(envelope));
+
+    public object ReadFromData(byte[] data) => new UsageMessage(data, null);
+
+    public byte[] Write(Envelope envelope) => envelope.Message is UsageMessage m ? m.Body : envelope.Data ?? [];
+
+    public byte[] WriteMessage(object message) => message is UsageMessage m ? m.Body : JsonSerializer.SerializeToUtf8Bytes(message);
+
+    static Guid? ImportIdOf(Envelope envelope) =>
+        envelope.Headers.TryGetValue(UsageMessage.ImportIdHeader, out var value) && Guid.TryParse(value, out var id) ? id : null;
+}
