@@ -52,6 +52,11 @@ port_holder() {
 }
 
 start() {
+  mkdir -p "$dir"
+  # One start at a time (the test script starts the node in the background while the build runs,
+  # and the tests ask for it again): a second caller waits here, then finds it running.
+  exec 9>"$dir/.start.lock"
+  flock 9
   ensure_installed
   mkdir -p "$dir/mnesia" "$dir/log"
   chmod 750 "$dir"

@@ -22,7 +22,10 @@ public sealed class ChildProcess : IAsyncDisposable
     public string StandardOutput { get { lock (_stdout) return _stdout.ToString(); } }
     public string StandardError { get { lock (_stderr) return _stderr.ToString(); } }
 
-    public static ChildProcess Start(string dll, string connectionString, params string[] args)
+    public static ChildProcess Start(string dll, string connectionString, params string[] args) => Start(dll, connectionString, null, args);
+
+    /// <summary>As <see cref="Start(string, string, string[])"/>, with more environment (e.g. BILLING_RABBITMQ).</summary>
+    public static ChildProcess Start(string dll, string connectionString, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -39,6 +42,7 @@ public sealed class ChildProcess : IAsyncDisposable
         // import that would wait (the default is 10 minutes) ends and its test fails with the reason.
         info.Environment["BILLING_RETRY_WINDOW_MINUTES"] = "1";
         info.Environment["BILLING_RETRY_DELAY_SECONDS"] = "5";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
         var process = new Process { StartInfo = info };
