@@ -101,7 +101,8 @@ stop() {
 }
 
 url() {
-  local vhost="${1:-}"
+  # The default virtual host "/" is written %2F, as the AMQP URI spec says (an empty path would be the vhost "").
+  local vhost="${1:-%2F}"
   [ -f "$dir/password" ] || { echo "broker: not initialised yet (run scripts/broker.sh start)" >&2; exit 1; }
   echo "amqp://billing:$(cat "$dir/password")@127.0.0.1:$port/$vhost"
 }
