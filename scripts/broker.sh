@@ -74,7 +74,8 @@ listeners.tcp.1 = 127.0.0.1:$port
 loopback_users.guest = true
 log.file.level = warning
 CONF
-  rabbitmq-server -detached >"$dir/log/start.out" 2>&1 || { tail -20 "$dir/log/start.out" >&2; exit 1; }
+  # 9>&-: the node must not inherit the start lock, or it would hold it for as long as it runs.
+  rabbitmq-server -detached >"$dir/log/start.out" 2>&1 9>&- || { tail -20 "$dir/log/start.out" >&2; exit 1; }
   # Wait for the node to answer (rabbitmqctl wait reads the pid file the server writes).
   if ! rabbitmqctl -q wait --timeout 60 "$RABBITMQ_PID_FILE" >/dev/null 2>&1; then
     echo "broker: the node did not start within 60 s; its log:" >&2

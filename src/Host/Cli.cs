@@ -23,7 +23,7 @@ public static class Cli
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
           billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
-          billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
+          billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--bus postgresql|rabbitmq] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
           billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
 
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).

@@ -30,9 +30,16 @@ public static class Bench
         var records = cli.IntOption("records", 1_000_000);
         var accounts = cli.IntOption("accounts", 1_000);
         var phases = (cli.Option("phases") ?? "raw,ingest,replay,close").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var bus = cli.Option("bus") ?? "postgresql";
+        var settings = bus switch
+        {
+            "postgresql" => BillingSettings.FromEnvironment() with { RabbitMqUri = null },
+            "rabbitmq" => BillingSettings.FromEnvironment() is { RabbitMqUri: not null } s ? s
+                : throw new CliException("--bus rabbitmq publishes to the broker of BILLING_RABBITMQ: set it, e.g. BILLING_RABBITMQ=\"$(scripts/broker.sh url)\""),
+            _ => throw new CliException($"--bus '{bus}' is not one of postgresql, rabbitmq"),
+        };
         var period = new BillingPeriod(2026, 10);
         var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
-        var settings = BillingSettings.FromEnvironment();
         var server = new NpgsqlConnectionStringBuilder(settings.ConnectionString);
         // BILLING_BENCH_DB lets two checkouts benchmark on one server without dropping each other's database.
         var benchName = Environment.GetEnvironmentVariable("BILLING_BENCH_DB") is { Length: > 0 } name ? name : "billing_bench";
@@ -45,7 +52,7 @@ public static class Bench
         var lines = Generate(period, accounts, records, file);
 
         if (lines < records) Console.Error.WriteLine($"bench: a month of synthetic usage for {accounts:N0} accounts holds {lines:N0} records; measuring those");
-        var results = new JsonObject { ["records"] = lines, ["accounts"] = accounts, ["machine"] = $"{Environment.ProcessorCount} cores" };
+        var results = new JsonObject { ["records"] = lines, ["accounts"] = accounts, ["bus"] = bus, ["machine"] = $"{Environment.ProcessorCount} cores" };
 
         var raw = TimeSpan.Zero;
         if (phases.Contains("raw"))
@@ -95,7 +102,7 @@ public static class Bench
         results["peakWorkingSetMb"] = memory.PeakMb;
 
         Console.WriteLine();
-        Console.WriteLine($"bench: {lines:N0} records, {accounts:N0} accounts, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"bench: {lines:N0} records, {accounts:N0} accounts, bus {bus}, {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"phase",-8}{"seconds",10}{"records/s",14}{"peak MB",10}{"cpu s",8}");
         foreach (var phase in new[] { "raw", "ingest", "replay" }.Where(p => results[p] is not null))
             Console.WriteLine($"{phase,-8}{(double)results[phase]!["seconds"]!,10:0.0}{(double)results[phase]!["recordsPerSecond"]!,14:N0}{(double)results[phase]!["peakWorkingSetMb"]!,10:N0}{(double)results[phase]!["processCpuSeconds"]!,8:0.0}");

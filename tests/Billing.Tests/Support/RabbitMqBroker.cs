@@ -36,7 +36,17 @@ public static class RabbitMqBroker
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        // Bounded: a node that cannot start (or a start that hangs) fails the test with the script's words.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"scripts/broker.sh {string.Join(' ', args)} did not finish within 3 minutes: {await stderr}");
+        }
         if (process.ExitCode != 0) throw new InvalidOperationException($"scripts/broker.sh {string.Join(' ', args)} failed: {await stderr}");
         return await stdout;
     }
