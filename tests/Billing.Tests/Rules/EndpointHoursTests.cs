@@ -96,6 +96,6 @@ public class EndpointHoursTests
                 var local = stays.Select(s => (s.Start - offset, s.End - offset)).ToList();
                 Assert.Equal(MinuteOracle(local, periodMinutes), EndpointHours.Count(intervals, period));
             }
-        }, iter: 300);
+        }, iter: 150);
     }
 }
