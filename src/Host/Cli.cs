@@ -26,7 +26,8 @@ public static class Cli
           billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--bus postgresql|rabbitmq] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
           billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
 
-        Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh).
+        Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh),
+        BILLING_RABBITMQ (AMQP URI: producers publish raw JSON to the broker's queue `usage`; see docs/producers.md).
         """;
 
     /// <remarks>The `billing` script starts the local PostgreSQL only for the verbs that build a host: keep its list in step with this switch.</remarks>
