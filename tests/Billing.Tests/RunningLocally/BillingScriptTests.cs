@@ -49,10 +49,12 @@ public sealed class BillingScriptTests : IDisposable
     public async Task Generate_writes_its_file_without_touching_the_database()
     {
         var file = Path.Combine(_checkout, "usage.jsonl");
-        var result = await RunAsync("generate", "--out", file, "--accounts", "1", "--period", "2026-10", "--hours-between-traffic", "24");
+        // The child reads the machine's clock: last month by that clock, never a fixed calendar period.
+        var period = Billing.Metering.BillingPeriod.Of(NodaTime.SystemClock.Instance.GetCurrentInstant()).Previous.ToString();
+        var result = await RunAsync("generate", "--out", file, "--accounts", "1", "--period", period, "--hours-between-traffic", "24");
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.StandardError}");
         Assert.StartsWith("wrote ", result.StandardOutput);
-        Assert.Contains($"records for 2026-10 to {file}", result.StandardOutput);
+        Assert.Contains($"records for {period} to {file}", result.StandardOutput);
         Assert.True(new FileInfo(file).Length > 0);
         Assert.DoesNotContain("db:", result.StandardError);
         Assert.False(File.Exists(_marker), "scripts/db.sh was called");
