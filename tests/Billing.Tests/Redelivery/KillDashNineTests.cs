@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Billing.Tests.Redelivery;
 
 /// <summary>
-/// Once per class: a synthetic month big enough that an import takes a few seconds (~20,000
+/// Once per class: a synthetic month big enough that an import takes a few seconds (~13,000
 /// records), and an uninterrupted import of it by a
 /// real `billing import` process into a fresh database, whose usage every killed run must match.
 /// The child reads the machine's clock, so the month is last month by that clock: inside the late
@@ -38,7 +38,7 @@ public sealed class KillDashNineFixture : IAsyncLifetime
         var watch = Stopwatch.StartNew();
 
         File = Path.Combine(Path.GetTempPath(), $"billing-redelivery-{Guid.NewGuid():N}.jsonl");
-        Records = new SyntheticUsage(Month, accounts: 6, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
+        Records = new SyntheticUsage(Month, accounts: 4, seed: 9, recordsPerHour: 1).WriteJsonLines(File);
 
         var db = await PostgresServer.CreateDatabaseAsync("billing_kill_base");
         watch.Restart();
@@ -121,9 +121,9 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
         // 1. Start an import and SIGKILL it once some but not all records are decided.
         long decidedAtPoll, decidedBeforeKill;
         TimeSpan killedAfter;
-        // Messages of 250 records: decisions commit in small steps, so the kill lands between two
+        // Messages of 150 records: decisions commit in small steps, so the kill lands between two
         // of them even on a fast machine (with 1,000 a message the late point was missed once).
-        await using (var first = ChildProcess.Start(fixture.Dll, db, environment, "import", fixture.File, "--batch", "250"))
+        await using (var first = ChildProcess.Start(fixture.Dll, db, environment, "import", fixture.File, "--batch", "150"))
         {
             var started = Stopwatch.StartNew();
             while (true)
