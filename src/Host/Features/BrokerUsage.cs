@@ -31,15 +31,8 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
     /// </summary>
     public IReadOnlyList<IncomingRecord>? Records(Instant now)
     {
-        string text;
-        try
-        {
-            text = Strict.GetString(Body);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
+        // Checked without decoding: an array body (the usual one, hundreds of KB) is never turned into one string.
+        if (!System.Text.Unicode.Utf8.IsValid(Body)) return null;
         try
         {
             using var doc = JsonDocument.Parse(Body, new JsonDocumentOptions { MaxDepth = 16 });
@@ -50,7 +43,7 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
         {
             // Not JSON: the parser says so, for the record as a whole.
         }
-        return [new IncomingRecord(text, now)];
+        return [new IncomingRecord(Encoding.UTF8.GetString(Body), now)];
     }
 
     /// <summary>The dead letter of a body that is not UTF-8 (kept with its bytes shown, since it has no text).</summary>
@@ -64,7 +57,6 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
         DeadLetteredAt = now,
     };
 
-    static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }
 
 public static class UsageMessageHandler

@@ -100,16 +100,27 @@ public static class ImportUsage
             return;
         }
         var header = new DeliveryOptions().WithHeader(UsageMessage.ImportIdHeader, importId.ToString());
-        var lookup = lines.ToLookup(IsOneJsonValue);
+        // Each line encoded once: checked as bytes, then copied into the array body as they are.
+        var lookup = lines.Select(l => System.Text.Encoding.UTF8.GetBytes(l)).ToLookup(IsOneJsonValue);
         if (lookup[true].Any())
-            await bus.PublishAsync(new UsageMessage(System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", lookup[true]) + "]"), importId), header);
+        {
+            using var body = new MemoryStream();
+            body.WriteByte((byte)'[');
+            foreach (var (line, i) in lookup[true].Select((l, i) => (l, i)))
+            {
+                if (i > 0) body.WriteByte((byte)',');
+                body.Write(line);
+            }
+            body.WriteByte((byte)']');
+            await bus.PublishAsync(new UsageMessage(body.ToArray(), importId), header);
+        }
         foreach (var line in lookup[false])
-            await bus.PublishAsync(new UsageMessage(System.Text.Encoding.UTF8.GetBytes(line), importId), header);
+            await bus.PublishAsync(new UsageMessage(line, importId), header);
     }
 
-    static bool IsOneJsonValue(string line)
+    static bool IsOneJsonValue(byte[] line)
     {
-        var reader = new System.Text.Json.Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(line));
+        var reader = new System.Text.Json.Utf8JsonReader(line);
         try
         {
             if (!reader.Read()) return false;
