@@ -23,6 +23,9 @@ namespace Billing.Host;
 public static class BillingHost
 {
     public const string UsageQueue = "usage";
+
+    /// <summary>The ingest partitions' sharded queues: usage_partition1 … usage_partitionP (PostgreSQL tables or RabbitMQ queues).</summary>
+    public const string IngestQueue = "usage_partition";
     public const string InvoicingQueue = "invoicing";
 
     /// <summary>Downstream consumers listen here for <see cref="InvoiceIssuedNotice"/>.</summary>
@@ -42,6 +45,8 @@ public static class BillingHost
         var lateWindow = settings.LateWindow;
         builder.Services.AddSingleton(lateWindow);
         builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, lateWindow));
+        var partitions = new UsagePartitions(settings.IngestPartitions);
+        builder.Services.AddSingleton(partitions);
         builder.Services.AddSingleton<UsageIngestor>();
         builder.Services.AddSingleton(Seller);
         builder.Services.AddSingleton(new LateAdjustments(priceBook, lateWindow));
@@ -62,9 +67,9 @@ public static class BillingHost
         {
             opts.UseSystemTextJsonForSerialization(o => o.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb));
             opts.Policies.AutoApplyTransactions();
-            opts.PublishMessage<IngestBatch>().ToPostgresqlQueue(UsageQueue);
-            // One ingest transaction at a time per process: decisions read the endpoint state
-            // earlier batches wrote (an advisory lock also orders writers across processes).
+            ConfigureNodes(opts, settings);
+            PartitionIngest(opts, settings, partitions);
+            // Batches queued by earlier versions, before ingest was partitioned, are still decided.
             opts.ListenToPostgresqlQueue(UsageQueue).PollingInterval(settings.QueuePollingInterval).Sequential();
             if (settings.RabbitMqUri is { } amqp) UseRabbitMqForProducers(opts, amqp);
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
@@ -76,6 +81,37 @@ public static class BillingHost
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });
+    }
+
+    /// <summary>
+    /// Ingest partitions over sharded queues (Wolverine's global partitioning): each partition's
+    /// queue is listened to by exactly one live node, which decides its batches one at a time; the
+    /// leader spreads the partitions over the nodes and moves a dead node's to a live one. The
+    /// queues are RabbitMQ's when BILLING_RABBITMQ is set, PostgreSQL tables otherwise.
+    /// </summary>
+    static void PartitionIngest(WolverineOptions opts, BillingSettings settings, UsagePartitions partitions)
+    {
+        opts.MessagePartitioning.ByMessage<IngestBatch>(b => partitions.GroupId(b.Partition))
+            .GlobalPartitioned(topology =>
+            {
+                if (settings.RabbitMqUri is null) topology.UseShardedPostgresqlQueues(IngestQueue, partitions.Count, q => q.ConfigureListening(l => l.PollingInterval(settings.QueuePollingInterval)));
+                else topology.UseShardedRabbitQueues(IngestQueue, partitions.Count);
+                topology.Message<IngestBatch>();
+            });
+    }
+
+    /// <summary>
+    /// How fast the nodes notice one another: a node silent for BILLING_NODE_STALE_SECONDS loses its
+    /// partitions to a live one (Wolverine's default is a minute, with health checks every 10 s).
+    /// </summary>
+    static void ConfigureNodes(WolverineOptions opts, BillingSettings settings)
+    {
+        var stale = TimeSpan.FromSeconds(settings.NodeStaleSeconds);
+        opts.Durability.StaleNodeTimeout = stale;
+        opts.Durability.HealthCheckPollingTime = TimeSpan.FromTicks(Math.Min(stale.Ticks / 4, TimeSpan.FromSeconds(1).Ticks));
+        opts.Durability.CheckAssignmentPeriod = stale / 2;
+        // A lone node leads and owns every partition at once: Wolverine's first check is after 3 s.
+        opts.Durability.FirstHealthCheckExecution = TimeSpan.FromMilliseconds(100);
     }
 
     /// <summary>

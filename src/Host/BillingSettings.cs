@@ -12,7 +12,9 @@ namespace Billing.Host;
 /// BILLING_PRICEBOOK (a price book JSON file; default the book built into the service),
 /// BILLING_RABBITMQ (an AMQP URI: producers publish to the broker's queue `usage`; default none, the
 /// PostgreSQL queue), BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
-/// accept late events; default 3).
+/// accept late events; default 3), BILLING_INGEST_PARTITIONS (how many partitions decide records side by
+/// side, spread over the running nodes; default 4, the same on every node), BILLING_NODE_STALE_SECONDS
+/// (how long a silent node keeps its partitions before a live node takes them; default 20).
 /// </summary>
 public sealed record BillingSettings(
     string ConnectionString,
@@ -25,7 +27,9 @@ public sealed record BillingSettings(
     int LatePeriods = 3,
     bool RunDaemon = true,
     bool RunSchedules = false,
-    string? RabbitMqUri = null)
+    string? RabbitMqUri = null,
+    int IngestPartitions = Billing.Metering.Ingestion.UsagePartitions.Default,
+    int NodeStaleSeconds = 20)
 {
     /// <summary>The port of the project-local cluster (scripts/db.sh) when BILLING_PG_PORT is not set.</summary>
     public const int DefaultLocalPort = 54329;
@@ -58,6 +62,8 @@ public sealed record BillingSettings(
             Env("BILLING_PRICEBOOK"),
             Env("BILLING_CLOSE_GRACE_HOURS") is { } grace ? Duration.FromHours(double.Parse(grace, System.Globalization.CultureInfo.InvariantCulture)) : null,
             int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture),
-            RabbitMqUri: Env("BILLING_RABBITMQ"));
+            RabbitMqUri: Env("BILLING_RABBITMQ"),
+            IngestPartitions: int.Parse(Env("BILLING_INGEST_PARTITIONS") ?? $"{Billing.Metering.Ingestion.UsagePartitions.Default}", System.Globalization.CultureInfo.InvariantCulture),
+            NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -71,13 +71,13 @@ public static class UsageMessageHandler
             .Then.MoveToErrorQueue();
 
     /// <summary>
-    /// Decides and stores the message's records in one transaction, the same way as an
-    /// <see cref="IngestBatch"/>. The listener acknowledges the broker's message only after that
-    /// transaction commits, so a process killed mid-message leaves it on the queue, and the records
-    /// it already stored come back as duplicates. Records waiting for an event in flight are retried
-    /// on the service's own queue, so the broker's message is never requeued.
+    /// Hands the message's records to their ingest partitions, in one transaction: the partitions'
+    /// batches are stored in the outbox (PostgreSQL) before the listener acknowledges the broker's
+    /// message, and each is then decided exactly once by its partition. A process killed mid-message
+    /// leaves the message on the broker; delivered again, the records already decided come back as
+    /// duplicates. Nothing is requeued on the broker.
     /// </summary>
-    public static async Task<OutgoingMessages> Handle(UsageMessage message, IDocumentSession session, UsageIngestor ingestor, BillingSettings settings, IClock clock, CancellationToken ct)
+    public static OutgoingMessages Handle(UsageMessage message, IDocumentSession session, UsagePartitions partitions, IClock clock)
     {
         var outgoing = new OutgoingMessages();
         var now = clock.GetCurrentInstant();
@@ -86,8 +86,7 @@ public static class UsageMessageHandler
             session.Store(message.NotUtf8(now));
             return outgoing;
         }
-        var plan = await ingestor.IngestAsync(session, records, message.ImportId, ct);
-        if (plan.Waiting.Count > 0) outgoing.Delay(new IngestBatch(message.ImportId, plan.Waiting), settings.RetryDelay);
+        outgoing.AddRange(IngestBatch.For(partitions, message.ImportId, records));
         return outgoing;
     }
 }

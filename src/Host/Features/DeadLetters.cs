@@ -97,8 +97,10 @@ public static class DeadLetters
             letter.ReplayedAt = now;
             session.Store(letter);
         }
+        var partitions = services.GetRequiredService<UsagePartitions>();
         foreach (var chunk in letters.Chunk(ImportUsage.BatchSize))
-            await outbox.SendAsync(new IngestBatch(importId, chunk.Select(l => new IncomingRecord(l.Json, now)).ToList()));
+            foreach (var batch in IngestBatch.For(partitions, importId, chunk.Select(l => new IncomingRecord(l.Json, now)).ToList()))
+                await outbox.SendAsync(batch);
         await session.SaveChangesAsync(ct);
 
         var counts = await ImportUsage.WaitForDecisionsAsync(settings.ConnectionString, importId, letters.Count, ct);

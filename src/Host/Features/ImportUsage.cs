@@ -42,6 +42,7 @@ public static class ImportUsage
 
         var settings = services.GetRequiredService<BillingSettings>();
         var clock = services.GetRequiredService<IClock>();
+        var partitions = services.GetRequiredService<UsagePartitions>();
         var store = services.GetRequiredService<IDocumentStore>();
         var importId = Guid.CreateVersion7();
         await using (var connection = new NpgsqlConnection(settings.ConnectionString))
@@ -56,18 +57,23 @@ public static class ImportUsage
         var publishing = new TerminalProgress("publishing", expected);
         using var scope = services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-        var batch = new List<string>(batchSize);
+        // On the PostgreSQL bus the import routes each line to its ingest partition and sends full
+        // batches of one partition; a broker takes bodies of any mix (the `usage` handler splits them).
+        var lanes = settings.RabbitMqUri is null ? partitions.Count : 1;
+        var batches = Enumerable.Range(0, lanes).Select(_ => new List<string>(batchSize)).ToArray();
         var published = 0L;
         var decided = 0L;
         foreach (var line in File.ReadLines(file))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
+            var lane = lanes == 1 ? 0 : partitions.Of(UsagePartitions.RoutingKey(line));
+            var batch = batches[lane];
             batch.Add(line);
             if (batch.Count < batchSize) continue;
-            await PublishAsync(bus, settings, clock, importId, batch);
+            await PublishAsync(bus, settings, partitions, clock, importId, batch);
             published += batch.Count;
             publishing.Report(published);
-            batch = new List<string>(batchSize);
+            batches[lane] = new List<string>(batchSize);
             // Stay at most a window of records ahead of the decisions: the sender holds every
             // message not yet stored, so publishing a whole file at once grew memory with its size.
             while (published - decided > MaxAhead)
@@ -77,7 +83,7 @@ public static class ImportUsage
                 decided = c.Accepted + c.Duplicates + c.Rejected;
             }
         }
-        if (batch.Count > 0) await PublishAsync(bus, settings, clock, importId, batch);
+        foreach (var batch in batches.Where(b => b.Count > 0)) await PublishAsync(bus, settings, partitions, clock, importId, batch);
         publishing.Done(expected);
 
         var counts = await WaitForDecisionsAsync(settings.ConnectionString, importId, expected, ct);
@@ -91,12 +97,13 @@ public static class ImportUsage
     /// queue, or, with a broker, bodies of the producers' contract on its queue <c>usage</c> (a JSON
     /// array of the lines; a line that is not one JSON value goes alone, to be rejected with its text).
     /// </summary>
-    static async Task PublishAsync(IMessageBus bus, BillingSettings settings, IClock clock, Guid importId, List<string> lines)
+    static async Task PublishAsync(IMessageBus bus, BillingSettings settings, UsagePartitions partitions, IClock clock, Guid importId, List<string> lines)
     {
         if (settings.RabbitMqUri is null)
         {
             var now = clock.GetCurrentInstant();
-            await bus.PublishAsync(new IngestBatch(importId, lines.Select(l => new IncomingRecord(l, now)).ToList()));
+            foreach (var batch in IngestBatch.For(partitions, importId, lines.Select(l => new IncomingRecord(l, now)).ToList()))
+                await bus.PublishAsync(batch);
             return;
         }
         var header = new DeliveryOptions().WithHeader(UsageMessage.ImportIdHeader, importId.ToString());

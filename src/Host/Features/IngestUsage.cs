@@ -1,19 +1,40 @@
 using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
+using Npgsql;
 using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
 
 namespace Billing.Host.Features;
 
 /// <summary>
-/// A batch of usage records on the bus. Traffic arrives in the millions, so one message carries
-/// many records (the import sends 1,000 a message); <see cref="ImportId"/> ties it to an import
-/// that waits for its records to be decided.
+/// A batch of usage records of one ingest partition on the bus. Traffic arrives in the millions, so
+/// one message carries many records (the import sends up to 1,000 a message); <see cref="ImportId"/>
+/// ties it to an import that waits for its records to be decided. <see cref="Partition"/> routes it
+/// (<see cref="BillingHost.IngestQueue"/>): every batch of a partition is decided on one node, one
+/// at a time.
 /// </summary>
-public sealed record IngestBatch(Guid? ImportId, IReadOnlyList<IncomingRecord> Records);
+public sealed record IngestBatch(Guid? ImportId, IReadOnlyList<IncomingRecord> Records, int Partition = 0)
+{
+    /// <summary>The records as batches of their partitions.</summary>
+    public static IEnumerable<IngestBatch> For(UsagePartitions partitions, Guid? importId, IReadOnlyList<IncomingRecord> records) =>
+        partitions.Split(records).Select(g => new IngestBatch(importId, g.Records, g.Partition));
+}
 
 public static class IngestBatchHandler
 {
+    /// <summary>
+    /// Another partition accepting the same id in the same instant rolls this batch back; decided
+    /// again, the id is a duplicate or a duplicate-conflict. A store that fails is retried in place.
+    /// </summary>
+    public static void Configure(HandlerChain chain)
+    {
+        chain.OnException(UsageIngestor.IsIdCollision).RetryTimes(5);
+        chain.OnException<NpgsqlException>()
+            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+    }
+
     /// <summary>
     /// Decides and stores the batch in one transaction (Wolverine commits the session together with
     /// any outgoing message); records waiting for an event in flight come back later as a new batch.
@@ -22,7 +43,8 @@ public static class IngestBatchHandler
     {
         var plan = await ingestor.IngestAsync(session, batch.Records, batch.ImportId, ct);
         var outgoing = new OutgoingMessages();
-        if (plan.Waiting.Count > 0) outgoing.Delay(new IngestBatch(batch.ImportId, plan.Waiting), settings.RetryDelay);
+        foreach (var retry in IngestBatch.For(ingestor.Partitions, batch.ImportId, plan.Waiting))
+            outgoing.Delay(retry, settings.RetryDelay);
         return outgoing;
     }
 }
@@ -60,11 +82,7 @@ public static class PostUsageEvents
             var now = clock.GetCurrentInstant();
             var (records, notUtf8) = ReadRecords(body.RootElement, now);
             if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
-            await using var session = store.LightweightSession();
-            outbox.Enroll(session);
-            var plan = await ingestor.IngestAsync(session, records, null, ct);
-            if (plan.Waiting.Count > 0) await outbox.ScheduleAsync(new IngestBatch(null, plan.Waiting), settings.RetryDelay);
-            await session.SaveChangesAsync(ct);
+            var plan = await IngestAsync(store, ingestor, outbox, settings, records, ct);
             return Results.Json(new
             {
                 accepted = plan.Count(RecordStatus.Accepted),
@@ -80,6 +98,29 @@ public static class PostUsageEvents
                     reason = o.Reason?.Message,
                 }),
             }, Billing.Events.RecordJson.Options);
+        }
+    }
+
+    /// <summary>One transaction for the whole post, tried again when another partition took one of its ids meanwhile.</summary>
+    static async Task<BatchPlan> IngestAsync(IDocumentStore store, UsageIngestor ingestor, Wolverine.Marten.IMartenOutbox outbox,
+        BillingSettings settings, List<IncomingRecord> records, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var session = store.LightweightSession();
+                outbox.Enroll(session);
+                var plan = await ingestor.IngestAsync(session, records, null, ct);
+                foreach (var retry in IngestBatch.For(ingestor.Partitions, null, plan.Waiting))
+                    await outbox.ScheduleAsync(retry, settings.RetryDelay);
+                await session.SaveChangesAsync(ct);
+                return plan;
+            }
+            catch (Exception e) when (attempt < 5 && UsageIngestor.IsIdCollision(e))
+            {
+                // Decided again below, against the id the other partition stored.
+            }
         }
     }
 

@@ -5,15 +5,16 @@ using Weasel.Postgresql.Tables;
 namespace Billing.Metering.Ingestion;
 
 /// <summary>
-/// The endpoint timelines this process has read or decided, kept between batches so that a batch
-/// loads only the endpoints it has not seen yet (traffic spread over thousands of endpoints made
-/// every batch load hundreds of them). The cache is trusted only while this process is the last
-/// writer: every batch moves the single row of <c>billing.ingest_writer</c> to (this process, next
-/// generation) inside its own transaction. A batch that finds the row anywhere else (another
-/// process ingested, or this process's last batch rolled back) drops the cache and reads afresh.
-/// Used under the ingest advisory lock, so one batch at a time touches it.
+/// The endpoint timelines of one ingest partition that this process has read or decided, kept
+/// between batches so that a batch loads only the endpoints it has not seen yet (traffic spread over
+/// thousands of endpoints made every batch load hundreds of them). The cache is trusted only while
+/// this process is the partition's last writer: every batch moves the partition's row of
+/// <c>billing.ingest_writer</c> to (this process, next generation) inside its own transaction. A
+/// batch that finds the row anywhere else (another node decided the partition, or this process's
+/// last batch rolled back) drops the cache and reads afresh. Used under the partition's advisory
+/// lock, so one batch at a time touches it.
 /// </summary>
-public sealed class TimelineCache(int capacity = 200_000)
+public sealed class TimelineCache(int partition, int capacity = 200_000)
 {
     public const string Table = $"{MeteringStore.Schema}.ingest_writer";
 
@@ -28,7 +29,7 @@ public sealed class TimelineCache(int capacity = 200_000)
     /// </summary>
     public async Task<Dictionary<string, EndpointTimeline>> LoadAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, CancellationToken ct)
     {
-        var (writer, generation) = await LastWriterAsync((NpgsqlConnection)session.Connection!, ct);
+        var (writer, generation) = await LastWriterAsync((NpgsqlConnection)session.Connection!, partition, ct);
         if (writer != _writer || generation != _generation || _timelines.Count >= capacity) _timelines.Clear();
 
         var missing = endpointIds.Where(id => !_timelines.ContainsKey(id)).ToArray();
@@ -37,14 +38,33 @@ public sealed class TimelineCache(int capacity = 200_000)
                 _timelines[timeline.Id] = timeline;
 
         _generation = generation + 1;
-        session.QueueSqlCommand($"insert into {Table} (id, writer, generation) values (1, ?, ?) on conflict (id) do update set writer = excluded.writer, generation = excluded.generation",
-            _writer, _generation);
+        MoveWriter(session, partition, _writer, _generation);
         return _timelines;
     }
 
-    static async Task<(Guid Writer, long Generation)> LastWriterAsync(NpgsqlConnection connection, CancellationToken ct)
+    /// <summary>
+    /// The timelines of a batch that spans partitions (an HTTP post), read afresh. Every partition it
+    /// touches gets a writer no cache knows, so each partition's cache reads again after it.
+    /// </summary>
+    public static async Task<Dictionary<string, EndpointTimeline>> LoadUncachedAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, IEnumerable<int> partitions, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"select writer, generation from {Table} where id = 1", connection);
+        var timelines = new Dictionary<string, EndpointTimeline>(StringComparer.Ordinal);
+        if (endpointIds.Count > 0)
+            foreach (var timeline in await session.LoadManyAsync<EndpointTimeline>(ct, endpointIds.ToArray()))
+                timelines[timeline.Id] = timeline;
+        var writer = Guid.NewGuid();
+        foreach (var p in partitions) MoveWriter(session, p, writer, 0);
+        return timelines;
+    }
+
+    static void MoveWriter(IDocumentSession session, int partition, Guid writer, long generation) =>
+        session.QueueSqlCommand($"insert into {Table} (id, writer, generation) values (?, ?, ?) on conflict (id) do update set writer = excluded.writer, generation = excluded.generation",
+            partition, writer, generation);
+
+    static async Task<(Guid Writer, long Generation)> LastWriterAsync(NpgsqlConnection connection, int partition, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"select writer, generation from {Table} where id = @id", connection);
+        cmd.Parameters.AddWithValue("id", partition);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? (reader.GetGuid(0), reader.GetInt64(1)) : (Guid.Empty, 0);
     }

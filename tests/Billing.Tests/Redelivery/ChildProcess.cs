@@ -42,6 +42,8 @@ public sealed class ChildProcess : IAsyncDisposable
         // import that would wait (the default is 10 minutes) ends and its test fails with the reason.
         info.Environment["BILLING_RETRY_WINDOW_MINUTES"] = "1";
         info.Environment["BILLING_RETRY_DELAY_SECONDS"] = "5";
+        // A killed node's partitions move to a live one after 5 s of silence instead of 20.
+        info.Environment["BILLING_NODE_STALE_SECONDS"] = "5";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
