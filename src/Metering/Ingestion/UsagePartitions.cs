@@ -26,8 +26,16 @@ public sealed class UsagePartitions
 
     public int Count { get; }
 
-    /// <summary>The partition of a routing key (an endpoint or account id); the same on every node for the same P.</summary>
-    public int Of(string key) => Math.Abs(key.GetDeterministicHashCode() % Count);
+    /// <summary>
+    /// The partition of a routing key (an endpoint or account id): FNV-1a of its characters, mod P,
+    /// the same on every node and every run for the same P (string.GetHashCode is not).
+    /// </summary>
+    public int Of(string key)
+    {
+        var hash = 2166136261u;
+        foreach (var c in key) hash = (hash ^ c) * 16777619u;
+        return (int)(hash % (uint)Count);
+    }
 
     /// <summary>
     /// The message group id of a partition's batches. Wolverine puts a group on shard
