@@ -23,11 +23,13 @@ public static class Cli
           billing replay                                  rebuild every projection from the event store
           billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
           billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
-          billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--bus postgresql|rabbitmq] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
+          billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--bus postgresql|rabbitmq]
+                        [--partitions P] [--nodes N] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
           billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
 
         Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh),
-        BILLING_RABBITMQ (AMQP URI: producers publish raw JSON to the broker's queue `usage`; see docs/producers.md).
+        BILLING_RABBITMQ (AMQP URI: producers publish raw JSON to the broker's queue `usage`; see docs/producers.md),
+        BILLING_INGEST_PARTITIONS (default 4, the same on every node; see docs/scaling.md).
         """;
 
     /// <remarks>The `billing` script starts the local PostgreSQL only for the verbs that build a host: keep its list in step with this switch.</remarks>

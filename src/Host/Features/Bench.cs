@@ -11,12 +11,14 @@ using NpgsqlTypes;
 namespace Billing.Host.Features;
 
 /// <summary>
-/// `billing bench [--records N] [--accounts K] [--json FILE]`: a deterministic synthetic workload on a
+/// `billing bench [--records N] [--accounts K] [--bus B] [--partitions P] [--nodes N] [--json FILE]`: a deterministic synthetic workload on a
 /// database of its own (billing_bench or BILLING_BENCH_DB, recreated), measured phase by phase in one run so machine
 /// noise cancels out in the ratio:
 /// raw (the same N records as rows by plain batched INSERTs into a scratch table with a primary key
 /// and a unique index: PostgreSQL's own limit), ingest (N records through the bus until decided,
 /// appended and projected), replay (every projection rebuilt), close (K accounts: invoices and PDFs).
+/// With --nodes N, N-1 more `billing serve` processes join the benchmark's database (and broker), and
+/// the ingest partitions (--partitions P, default BILLING_INGEST_PARTITIONS) are spread over all N.
 /// A benchmark reports; nothing here asserts on speed.
 /// </summary>
 public static class Bench
@@ -38,6 +40,9 @@ public static class Bench
                 : throw new CliException("--bus rabbitmq publishes to the broker of BILLING_RABBITMQ: set it, e.g. BILLING_RABBITMQ=\"$(scripts/broker.sh url)\""),
             _ => throw new CliException($"--bus '{bus}' is not one of postgresql, rabbitmq"),
         };
+        settings = settings with { IngestPartitions = cli.IntOption("partitions", settings.IngestPartitions) };
+        var nodes = cli.IntOption("nodes", 1);
+        if (nodes < 1) throw new CliException("--nodes must be at least 1");
         var period = new BillingPeriod(2026, 10);
         var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
         var server = new NpgsqlConnectionStringBuilder(settings.ConnectionString);
@@ -52,7 +57,11 @@ public static class Bench
         var lines = Generate(period, accounts, records, file);
 
         if (lines < records) Console.Error.WriteLine($"bench: a month of synthetic usage for {accounts:N0} accounts holds {lines:N0} records; measuring those");
-        var results = new JsonObject { ["records"] = lines, ["accounts"] = accounts, ["bus"] = bus, ["machine"] = $"{Environment.ProcessorCount} cores" };
+        var results = new JsonObject
+        {
+            ["records"] = lines, ["accounts"] = accounts, ["bus"] = bus, ["partitions"] = settings.IngestPartitions, ["nodes"] = nodes,
+            ["machine"] = $"{Environment.ProcessorCount} cores",
+        };
 
         var raw = TimeSpan.Zero;
         if (phases.Contains("raw"))
@@ -62,10 +71,17 @@ public static class Bench
             results["raw"] = Phase(lines, raw, memory.Stop(), memory.CpuSeconds);
         }
 
-        var host = Cli.BuildWebApp([], settings with { ConnectionString = benchDb, Urls = "http://127.0.0.1:0" }, new FixedClock(now));
+        var host = Cli.BuildWebApp([], settings with { ConnectionString = benchDb, Urls = "http://127.0.0.1:0" }, new StartedClock(now));
         await host.StartAsync();
+        var others = new List<Process>();
         try
         {
+            if (nodes > 1)
+            {
+                others.AddRange(Enumerable.Range(1, nodes - 1).Select(_ => StartNode(settings, benchDb, now)));
+                await WaitForPartitionsAsync(benchDb, settings.IngestPartitions, Math.Min(nodes, settings.IngestPartitions), others);
+            }
+            memory.Watch(others);
             memory.Start("ingest");
             var import = await ImportUsage.ImportAsync(host.Services, file, ImportUsage.BatchSize, CancellationToken.None);
             results["ingest"] = Phase(lines, import.Elapsed, memory.Stop(), memory.CpuSeconds);
@@ -97,23 +113,79 @@ public static class Bench
         }
         finally
         {
+            foreach (var node in others)
+            {
+                if (!node.HasExited) node.Kill(entireProcessTree: true);
+                await node.WaitForExitAsync();
+            }
             await host.StopAsync();
         }
         results["peakWorkingSetMb"] = memory.PeakMb;
+        if (nodes > 1) results["peakWorkingSetMbPerNode"] = memory.PeakNodeMb;
 
         Console.WriteLine();
-        Console.WriteLine($"bench: {lines:N0} records, {accounts:N0} accounts, bus {bus}, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"bench: {lines:N0} records, {accounts:N0} accounts, bus {bus}, {settings.IngestPartitions} partitions, {nodes} node(s), {Environment.ProcessorCount} cores");
         Console.WriteLine($"{"phase",-8}{"seconds",10}{"records/s",14}{"peak MB",10}{"cpu s",8}");
         foreach (var phase in new[] { "raw", "ingest", "replay" }.Where(p => results[p] is not null))
             Console.WriteLine($"{phase,-8}{(double)results[phase]!["seconds"]!,10:0.0}{(double)results[phase]!["recordsPerSecond"]!,14:N0}{(double)results[phase]!["peakWorkingSetMb"]!,10:N0}{(double)results[phase]!["processCpuSeconds"]!,8:0.0}");
         if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}{(double)results["close"]!["processCpuSeconds"]!,8:0.0}");
         if (results["ingestToRawRatio"] is not null) Console.WriteLine($"ingest/raw ratio: {(double)results["ingestToRawRatio"]!:0.000}");
+        if (nodes > 1) Console.WriteLine($"peak MB of the busiest node: {memory.PeakNodeMb:N0} (cpu s counts this process only)");
         if (cli.Option("json") is { } json)
         {
             await File.WriteAllTextAsync(json, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {json}");
         }
         return 0;
+    }
+
+    /// <summary>One more node: `billing serve` on the benchmark's database, bus, partitions and workload clock.</summary>
+    static Process StartNode(BillingSettings settings, string benchDb, Instant now)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(typeof(Bench).Assembly.Location);
+        info.ArgumentList.Add("serve");
+        info.Environment["BILLING_DB"] = benchDb;
+        info.Environment["BILLING_URLS"] = "http://127.0.0.1:0";
+        info.Environment["BILLING_INGEST_PARTITIONS"] = $"{settings.IngestPartitions}";
+        info.Environment["BILLING_BENCH_CLOCK"] = NodaTime.Text.InstantPattern.ExtendedIso.Format(now);
+        if (settings.RabbitMqUri is { } amqp) info.Environment["BILLING_RABBITMQ"] = amqp;
+        else info.Environment.Remove("BILLING_RABBITMQ");
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"node {process.Id}: {line}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Waits (up to 2 minutes) until the leader has spread the P partitions over <paramref name="owners"/> nodes.</summary>
+    static async Task WaitForPartitionsAsync(string benchDb, int partitions, int owners, IReadOnlyList<Process> others)
+    {
+        var timer = Stopwatch.StartNew();
+        Console.Error.WriteLine($"bench: waiting for {partitions} partitions to be spread over {owners} nodes...");
+        while (true)
+        {
+            if (others.FirstOrDefault(p => p.HasExited) is { } dead) throw new CliException($"node {dead.Id} exited with {dead.ExitCode}");
+            await using (var connection = new NpgsqlConnection(benchDb))
+            {
+                await connection.OpenAsync();
+                await using var cmd = new NpgsqlCommand("select count(*), count(distinct node_id) from billing.wolverine_node_assignments where id like '%usage_partition%'", connection);
+                try
+                {
+                    await using var reader = await cmd.ExecuteReaderAsync();
+                    await reader.ReadAsync();
+                    if (reader.GetInt64(0) == partitions && reader.GetInt64(1) == owners) break;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+                {
+                    // Not created yet.
+                }
+            }
+            if (timer.Elapsed > TimeSpan.FromMinutes(2)) throw new CliException($"the partitions were not spread over {owners} nodes within 2 minutes");
+            await Task.Delay(250);
+        }
+        Console.Error.WriteLine($"bench: partitions spread in {timer.Elapsed.TotalSeconds:0.0} s");
     }
 
     static JsonObject Phase(long records, TimeSpan elapsed, double peakMb, double cpuSeconds) => new()
@@ -212,6 +284,12 @@ public static class Bench
         double _phasePeak;
         TimeSpan _cpuAtStart;
         Timer? _timer;
+        IReadOnlyList<Process> _others = [];
+
+        /// <summary>The highest working set any one node (this process or another) reached, in MB.</summary>
+        public double PeakNodeMb { get; private set; }
+
+        public void Watch(IReadOnlyList<Process> others) => _others = others;
 
         /// <summary>CPU time this process used in the last phase (PostgreSQL's is not counted), in seconds.</summary>
         public double CpuSeconds { get; private set; }
@@ -233,6 +311,19 @@ public static class Bench
             var mb = Math.Round(process.WorkingSet64 / 1048576.0);
             if (mb > _phasePeak) _phasePeak = mb;
             if (mb > PeakMb) PeakMb = mb;
+            foreach (var other in _others)
+            {
+                try
+                {
+                    other.Refresh();
+                    if (!other.HasExited) mb = Math.Max(mb, Math.Round(other.WorkingSet64 / 1048576.0));
+                }
+                catch (InvalidOperationException)
+                {
+                    // It exited between the check and the read.
+                }
+            }
+            if (mb > PeakNodeMb) PeakNodeMb = mb;
         }
 
         public double Stop()
@@ -244,9 +335,4 @@ public static class Bench
         }
     }
 
-    sealed class FixedClock(Instant start) : IClock
-    {
-        readonly Stopwatch _elapsed = Stopwatch.StartNew();
-        public Instant GetCurrentInstant() => start + Duration.FromTimeSpan(_elapsed.Elapsed);
-    }
 }
