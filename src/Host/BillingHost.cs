@@ -108,7 +108,7 @@ public static class BillingHost
     {
         var stale = TimeSpan.FromSeconds(settings.NodeStaleSeconds);
         opts.Durability.StaleNodeTimeout = stale;
-        opts.Durability.HealthCheckPollingTime = TimeSpan.FromTicks(Math.Min(stale.Ticks / 4, TimeSpan.FromSeconds(1).Ticks));
+        opts.Durability.HealthCheckPollingTime = stale / 4 < TimeSpan.FromSeconds(1) ? stale / 4 : TimeSpan.FromSeconds(1);
         opts.Durability.CheckAssignmentPeriod = stale / 2;
         // A lone node leads and owns every partition at once: Wolverine's first check is after 3 s.
         opts.Durability.FirstHealthCheckExecution = TimeSpan.FromMilliseconds(100);

@@ -70,7 +70,7 @@ public static class ImportUsage
             var batch = batches[lane];
             batch.Add(line);
             if (batch.Count < batchSize) continue;
-            await PublishAsync(bus, settings, partitions, clock, importId, batch);
+            await PublishAsync(bus, settings, clock, importId, lane, batch);
             published += batch.Count;
             publishing.Report(published);
             batches[lane] = new List<string>(batchSize);
@@ -83,7 +83,8 @@ public static class ImportUsage
                 decided = c.Accepted + c.Duplicates + c.Rejected;
             }
         }
-        foreach (var batch in batches.Where(b => b.Count > 0)) await PublishAsync(bus, settings, partitions, clock, importId, batch);
+        for (var lane = 0; lane < lanes; lane++)
+            if (batches[lane].Count > 0) await PublishAsync(bus, settings, clock, importId, lane, batches[lane]);
         publishing.Done(expected);
 
         var counts = await WaitForDecisionsAsync(settings.ConnectionString, importId, expected, ct);
@@ -93,17 +94,16 @@ public static class ImportUsage
     }
 
     /// <summary>
-    /// One batch of lines onto the configured bus: an <see cref="IngestBatch"/> on the PostgreSQL
-    /// queue, or, with a broker, bodies of the producers' contract on its queue <c>usage</c> (a JSON
+    /// One batch of lines onto the configured bus: an <see cref="IngestBatch"/> of the lines' one
+    /// <paramref name="partition"/> (routed by the caller), or, with a broker, bodies of the producers' contract on its queue <c>usage</c> (a JSON
     /// array of the lines; a line that is not one JSON value goes alone, to be rejected with its text).
     /// </summary>
-    static async Task PublishAsync(IMessageBus bus, BillingSettings settings, UsagePartitions partitions, IClock clock, Guid importId, List<string> lines)
+    static async Task PublishAsync(IMessageBus bus, BillingSettings settings, IClock clock, Guid importId, int partition, List<string> lines)
     {
         if (settings.RabbitMqUri is null)
         {
             var now = clock.GetCurrentInstant();
-            foreach (var batch in IngestBatch.For(partitions, importId, lines.Select(l => new IncomingRecord(l, now)).ToList()))
-                await bus.PublishAsync(batch);
+            await bus.PublishAsync(new IngestBatch(importId, lines.Select(l => new IncomingRecord(l, now)).ToList(), partition));
             return;
         }
         var header = new DeliveryOptions().WithHeader(UsageMessage.ImportIdHeader, importId.ToString());

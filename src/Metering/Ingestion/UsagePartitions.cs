@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using JasperFx.Core;
@@ -47,6 +48,7 @@ public sealed class UsagePartitions
     /// <summary>The records split by partition, each keeping its arrival order.</summary>
     public IEnumerable<(int Partition, List<IncomingRecord> Records)> Split(IReadOnlyList<IncomingRecord> records)
     {
+        if (records.Count == 0) yield break; // no batch at all: an empty one would be sent, handled and sent again
         if (Count == 1)
         {
             yield return (0, records as List<IncomingRecord> ?? records.ToList());
@@ -64,11 +66,26 @@ public sealed class UsagePartitions
     /// </summary>
     public static string RoutingKey(string json)
     {
-        var bytes = Encoding.UTF8.GetBytes(json);
+        // Called for every record on the way in: transcoded into a stack or pooled buffer, not a new array each time.
+        var max = Encoding.UTF8.GetMaxByteCount(json.Length);
+        byte[]? rented = max > 2048 ? ArrayPool<byte>.Shared.Rent(max) : null;
+        Span<byte> buffer = rented is not null ? rented : stackalloc byte[max];
+        try
+        {
+            return RoutingKey(buffer[..Encoding.UTF8.GetBytes(json, buffer)]);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    static string RoutingKey(ReadOnlySpan<byte> utf8)
+    {
         string? account = null, id = null;
         try
         {
-            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 16 });
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 16 });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return "";
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
