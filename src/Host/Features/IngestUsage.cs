@@ -60,7 +60,7 @@ public static class PostUsageEvents
     public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle);
 
     static async Task<IResult> Handle(HttpRequest request, IDocumentStore store, UsageIngestor ingestor, IClock clock,
-        Wolverine.Marten.IMartenOutbox outbox, BillingSettings settings, CancellationToken ct)
+        BillingSettings settings, CancellationToken ct)
     {
         System.Text.Json.JsonDocument body;
         try
@@ -82,7 +82,7 @@ public static class PostUsageEvents
             var now = clock.GetCurrentInstant();
             var (records, notUtf8) = ReadRecords(body.RootElement, now);
             if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
-            var plan = await IngestAsync(store, ingestor, outbox, settings, records, ct);
+            var plan = await IngestAsync(store, ingestor, request.HttpContext.RequestServices, settings, records, ct);
             return Results.Json(new
             {
                 accepted = plan.Count(RecordStatus.Accepted),
@@ -101,14 +101,19 @@ public static class PostUsageEvents
         }
     }
 
-    /// <summary>One transaction for the whole post, tried again when another partition took one of its ids meanwhile.</summary>
-    static async Task<BatchPlan> IngestAsync(IDocumentStore store, UsageIngestor ingestor, Wolverine.Marten.IMartenOutbox outbox,
+    /// <summary>
+    /// One transaction for the whole post, tried again when another partition took one of its ids
+    /// meanwhile. Each try has an outbox of its own, so the retries a failed try scheduled are not sent.
+    /// </summary>
+    static async Task<BatchPlan> IngestAsync(IDocumentStore store, UsageIngestor ingestor, IServiceProvider services,
         BillingSettings settings, List<IncomingRecord> records, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
+                await using var scope = services.CreateAsyncScope();
+                var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
                 await using var session = store.LightweightSession();
                 outbox.Enroll(session);
                 var plan = await ingestor.IngestAsync(session, records, null, ct);
