@@ -47,7 +47,7 @@ public static class BillingHost
         builder.Services.AddSingleton(new IngestionOptions(priceBook.Regions, settings.RetryWindow, lateWindow));
         var partitions = new UsagePartitions(settings.IngestPartitions);
         builder.Services.AddSingleton(partitions);
-        builder.Services.AddSingleton<UsageIngestor>();
+        builder.Services.AddSingleton<TimelineCaches>();
         builder.Services.AddSingleton(Seller);
         builder.Services.AddSingleton(new LateAdjustments(priceBook, lateWindow));
         builder.Services.AddSingleton<InvoiceIssuer>();

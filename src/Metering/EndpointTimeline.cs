@@ -77,19 +77,42 @@ public sealed class EndpointTimeline
         if (!Accounts.Contains(e.PayerAccountId)) Accounts.Add(e.PayerAccountId);
     }
 
-    /// <summary>Folds in an accepted lifecycle record (traffic does not change the timeline).</summary>
-    public void Include(IEndpointRecord record)
+    /// <summary>
+    /// A new timeline with an accepted lifecycle record folded in (traffic does not change a
+    /// timeline); this one is left as it is, since a decision may still be rolled back.
+    /// </summary>
+    public EndpointTimeline With(IEndpointRecord record)
     {
+        var next = Copy();
         switch (record)
         {
-            case EndpointAzAdded e: Apply(e); break;
-            case EndpointAzRemoved e: Apply(e); break;
-            case EndpointAccepted e: Apply(e); break;
-            case EndpointRejected e: Apply(e); break;
-            case EndpointPayerChanged e: Apply(e); break;
-            case EndpointDeleted e: Apply(e); break;
+            case EndpointAzAdded e: next.Apply(e); break;
+            case EndpointAzRemoved e: next.Apply(e); break;
+            case EndpointAccepted e: next.Apply(e); break;
+            case EndpointRejected e: next.Apply(e); break;
+            case EndpointPayerChanged e: next.Apply(e); break;
+            case EndpointDeleted e: next.Apply(e); break;
         }
+        return next;
     }
+
+    EndpointTimeline Copy() => new()
+    {
+        Id = Id,
+        OwnerAccountId = OwnerAccountId,
+        Region = Region,
+        EndpointType = EndpointType,
+        VpcId = VpcId,
+        ServiceName = ServiceName,
+        CreatedAt = CreatedAt,
+        CreatedRecordedAt = CreatedRecordedAt,
+        DeletedAt = DeletedAt,
+        DeletedRecordedAt = DeletedRecordedAt,
+        AzChanges = AzChanges.ToList(),
+        PayerChanges = PayerChanges.ToList(),
+        AcceptanceChanges = AcceptanceChanges.ToList(),
+        Accounts = Accounts.ToList(),
+    };
 
     /// <summary>
     /// The timeline as <paramref name="period"/> is charged on it: without the facts recorded after
@@ -103,23 +126,12 @@ public sealed class EndpointTimeline
         if (Counts(DeletedRecordedAt) && AzChanges.TrueForAll(c => Counts(c.RecordedAt)) && PayerChanges.TrueForAll(c => Counts(c.RecordedAt)))
             return this;
         var deletionCounts = Counts(DeletedRecordedAt);
-        return new EndpointTimeline
-        {
-            Id = Id,
-            OwnerAccountId = OwnerAccountId,
-            Region = Region,
-            EndpointType = EndpointType,
-            VpcId = VpcId,
-            ServiceName = ServiceName,
-            CreatedAt = CreatedAt,
-            CreatedRecordedAt = CreatedRecordedAt,
-            DeletedAt = deletionCounts ? DeletedAt : null,
-            DeletedRecordedAt = deletionCounts ? DeletedRecordedAt : null,
-            AzChanges = AzChanges.Where(c => Counts(c.RecordedAt)).ToList(),
-            PayerChanges = PayerChanges.Where(c => Counts(c.RecordedAt)).ToList(),
-            AcceptanceChanges = AcceptanceChanges.ToList(),
-            Accounts = Accounts.ToList(),
-        };
+        var charged = Copy();
+        charged.DeletedAt = deletionCounts ? DeletedAt : null;
+        charged.DeletedRecordedAt = deletionCounts ? DeletedRecordedAt : null;
+        charged.AzChanges = AzChanges.Where(c => Counts(c.RecordedAt)).ToList();
+        charged.PayerChanges = PayerChanges.Where(c => Counts(c.RecordedAt)).ToList();
+        return charged;
     }
 
     public string Pool => Pools.Of(EndpointType);

@@ -25,7 +25,7 @@ public static class UsageQueries
         return await ComputeAsync(session, endpoints, period, window, ct);
     }
 
-    /// <summary>Endpoints whose traffic is read at once: bounds memory to one batch of endpoint-day documents, whatever the period holds.</summary>
+    /// <summary>Endpoints whose traffic is read at once: bounds memory to one batch of traffic hours, whatever the period holds.</summary>
     public const int EndpointsPerBatch = 1_000;
 
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
@@ -35,29 +35,19 @@ public static class UsageQueries
         var usage = new UsageCalculator.Totals(period, window);
         foreach (var batch in endpoints.Chunk(EndpointsPerBatch))
         {
-            var days = await session.LoadManyAsync<EndpointTrafficDay>(ct, batch.SelectMany(e => EndpointTrafficDay.IdsOf(e.Id, period)));
-            var batchesByDay = days.ToDictionary(d => d.Id, d => d.Batches, StringComparer.Ordinal);
-            var traffic = days.GroupBy(d => d.EndpointId)
-                .ToDictionary(g => g.Key, g => (IReadOnlyList<TrafficBucket>)g.SelectMany(d => d.Buckets()).ToList());
-            days = null;
+            var traffic = await TrafficHoursTable.InPeriodAsync(session, batch.Select(e => e.Id).ToList(), period, ct);
 
-            // Raw records of the hours in which a payer changed part-way, read for the whole batch at
-            // once, and only for days that have traffic at all.
-            var splitDays = new Dictionary<string, IReadOnlyCollection<LocalDate>>();
-            var trafficBatches = new HashSet<long>();
+            // Raw records of the hours in which a payer changed part-way and that have traffic at all,
+            // read for the whole batch of endpoints at once.
+            var splitHours = new Dictionary<string, IReadOnlySet<Instant>>(StringComparer.Ordinal);
             foreach (var e in batch)
             {
-                var withTraffic = new List<LocalDate>();
-                foreach (var day in UsageCalculator.SplitHours(e, period).Select(h => period.HourStart(h).InUtc().Date).Distinct())
-                    if (batchesByDay.TryGetValue(EndpointTrafficDay.IdOf(e.Id, day), out var batches))
-                    {
-                        withTraffic.Add(day);
-                        trafficBatches.UnionWith(batches);
-                    }
-                if (withTraffic.Count > 0) splitDays[e.Id] = withTraffic;
+                if (!traffic.TryGetValue(e.Id, out var buckets)) continue;
+                var split = UsageCalculator.SplitHours(e, period);
+                var withTraffic = buckets.Where(b => split.Contains(b.Hour)).Select(b => period.HourStart(b.Hour)).ToHashSet();
+                if (withTraffic.Count > 0) splitHours[e.Id] = withTraffic;
             }
-            batchesByDay = null;
-            var raw = splitDays.Count == 0 ? [] : await RawTraffic.RecordsAsync(session, splitDays, trafficBatches, ct);
+            var raw = splitHours.Count == 0 ? [] : await RawTraffic.RecordsAsync(session, splitHours, ct);
 
             foreach (var e in batch) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
         }

@@ -45,14 +45,7 @@ public static class ImportUsage
         var partitions = services.GetRequiredService<UsagePartitions>();
         var store = services.GetRequiredService<IDocumentStore>();
         var importId = Guid.CreateVersion7();
-        await using (var connection = new NpgsqlConnection(settings.ConnectionString))
-        {
-            await connection.OpenAsync(ct);
-            await using var insert = new NpgsqlCommand($"insert into {MeteringStore.Schema}.imports (id, expected) values (@id, @expected)", connection);
-            insert.Parameters.AddWithValue("id", importId);
-            insert.Parameters.AddWithValue("expected", expected);
-            await insert.ExecuteNonQueryAsync(ct);
-        }
+        await ImportsTable.StartAsync(settings.ConnectionString, importId, expected, ct);
 
         var publishing = new TerminalProgress("publishing", expected);
         using var scope = services.CreateScope();
@@ -79,7 +72,7 @@ public static class ImportUsage
             while (published - decided > MaxAhead)
             {
                 await Task.Delay(50, ct);
-                var c = await CountsAsync(settings.ConnectionString, importId, ct);
+                var c = await ImportsTable.CountsAsync(settings.ConnectionString, importId, ct);
                 decided = c.Accepted + c.Duplicates + c.Rejected;
             }
         }
@@ -146,7 +139,7 @@ public static class ImportUsage
         TerminalProgress? deciding = null;
         while (true)
         {
-            var counts = await CountsAsync(connectionString, importId, ct);
+            var counts = await ImportsTable.CountsAsync(connectionString, importId, ct);
             var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
             // Most records were decided while they were being published: the rate counts only those decided from now on.
             deciding ??= new TerminalProgress("deciding", expected, doneAtStart: decided);
@@ -158,16 +151,5 @@ public static class ImportUsage
             }
             await Task.Delay(200, ct);
         }
-    }
-
-    static async Task<(long Accepted, long Duplicates, long Rejected)> CountsAsync(string connectionString, Guid importId, CancellationToken ct)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(ct);
-        await using var cmd = new NpgsqlCommand($"select accepted, duplicates, rejected from {MeteringStore.Schema}.imports where id = @id", connection);
-        cmd.Parameters.AddWithValue("id", importId);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 }

@@ -1,27 +1,100 @@
+using System.Buffers.Binary;
+using System.Text;
+using Billing.Events;
+using Billing.Metering;
+using Billing.Metering.Accounts;
 using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Npgsql;
 using Wolverine;
 using Wolverine.ErrorHandling;
+using Wolverine.Marten;
 using Wolverine.Runtime.Handlers;
 
 namespace Billing.Host.Features;
 
 /// <summary>
-/// A batch of usage records of one ingest partition on the bus. Traffic arrives in the millions, so
-/// one message carries many records (the import sends up to 1,000 a message); <see cref="ImportId"/>
-/// ties it to an import that waits for its records to be decided. <see cref="Partition"/> routes it
+/// A batch of usage records on the bus. Traffic arrives in the millions, so one message carries
+/// many records (the import sends up to 1,000 a message); <see cref="ImportId"/> ties it to an
+/// import that waits for its records to be decided. <see cref="Partition"/> routes it
 /// (<see cref="BillingHost.IngestQueue"/>): every batch of a partition is decided on one node, one
-/// at a time.
+/// at a time. An HTTP post is one batch that may span partitions, decided in place.
 /// </summary>
-public sealed record IngestBatch(Guid? ImportId, IReadOnlyList<IncomingRecord> Records, int Partition = 0)
+public sealed record IngestBatch(Guid? ImportId, IReadOnlyList<IncomingRecord> Records, int Partition = 0) : ISerializable
 {
     /// <summary>The records as batches of their partitions.</summary>
     public static IEnumerable<IngestBatch> For(UsagePartitions partitions, Guid? importId, IReadOnlyList<IncomingRecord> records) =>
         partitions.Split(records).Select(g => new IngestBatch(importId, g.Records, g.Partition));
+
+    // On the bus as bytes rather than JSON: each record's text is carried as it came (UTF-8), not
+    // escaped into a JSON string that the receiver unescapes before parsing it again.
+    const byte Version = 1;
+    static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
+    public byte[] Write()
+    {
+        using var stream = new MemoryStream(64 + Records.Count * 256);
+        using var writer = new BinaryWriter(stream, StrictUtf8);
+        writer.Write(Version);
+        writer.Write(ImportId is not null);
+        if (ImportId is { } id) writer.Write(id.ToByteArray());
+        writer.Write(Partition);
+        writer.Write(Records.Count);
+        foreach (var r in Records)
+        {
+            var (seconds, nanos) = (r.FirstSeenAt.ToUnixTimeSeconds(), (r.FirstSeenAt - Instant.FromUnixTimeSeconds(r.FirstSeenAt.ToUnixTimeSeconds())).ToInt64Nanoseconds());
+            writer.Write(seconds);
+            writer.Write((int)nanos);
+            byte[] text;
+            try { text = StrictUtf8.GetBytes(r.Json); writer.Write((byte)0); }
+            catch (EncoderFallbackException) { text = Encoding.Unicode.GetBytes(r.Json); writer.Write((byte)1); } // a lone surrogate: kept as UTF-16
+            writer.Write(text.Length);
+            writer.Write(text);
+        }
+        return stream.ToArray();
+    }
+
+    public static object Read(byte[] bytes)
+    {
+        var span = bytes.AsSpan();
+        if (span[0] != Version) throw new InvalidDataException($"an ingest batch of version {span[0]} cannot be read by version {Version}");
+        var at = 1;
+        Guid? importId = null;
+        if (span[at++] != 0) { importId = new Guid(span.Slice(at, 16)); at += 16; }
+        var partition = BinaryPrimitives.ReadInt32LittleEndian(span[at..]); at += 4;
+        var count = BinaryPrimitives.ReadInt32LittleEndian(span[at..]); at += 4;
+        var records = new IncomingRecord[count];
+        for (var i = 0; i < count; i++)
+        {
+            var seconds = BinaryPrimitives.ReadInt64LittleEndian(span[at..]); at += 8;
+            var nanos = BinaryPrimitives.ReadInt32LittleEndian(span[at..]); at += 4;
+            var encoding = span[at++] == 0 ? Encoding.UTF8 : Encoding.Unicode;
+            var length = BinaryPrimitives.ReadInt32LittleEndian(span[at..]); at += 4;
+            records[i] = new IncomingRecord(encoding.GetString(span.Slice(at, length)), Instant.FromUnixTimeSeconds(seconds) + Duration.FromNanoseconds(nanos));
+            at += length;
+        }
+        return new IngestBatch(importId, records, partition);
+    }
 }
 
+/// <summary>What became of each record of a batch: the HTTP answer. On the bus nobody waits for it, so sent there it goes nowhere.</summary>
+public sealed record IngestOutcome(IReadOnlyList<RecordOutcome> Outcomes) : ISendMyself
+{
+    public int Count(RecordStatus status) => Outcomes.Count(o => o.Status == status);
+
+    public ValueTask ApplyAsync(IMessageContext context) => ValueTask.CompletedTask;
+}
+
+/// <summary>A batch's parsed records and the partitions they belong to (ascending).</summary>
+public sealed record PartitionedBatch(ParsedBatch Parsed, IReadOnlyList<int> Partitions);
+
+/// <summary>
+/// Decides and stores a batch of usage records, in one transaction: <see cref="Before"/> parses,
+/// <see cref="LoadAsync"/> locks the batch's partitions and reads what the decision needs,
+/// <see cref="Handle"/> decides (<see cref="BatchDecider"/>, pure) and returns the writes. Wolverine
+/// commits them together with the retries of waiting records, which come back later as new batches.
+/// </summary>
 public static class IngestBatchHandler
 {
     /// <summary>
@@ -30,28 +103,89 @@ public static class IngestBatchHandler
     /// </summary>
     public static void Configure(HandlerChain chain)
     {
-        chain.OnException(UsageIngestor.IsIdCollision).RetryTimes(5);
+        chain.OnException(RecordIdsTable.IsIdCollision).RetryTimes(5);
         chain.OnException<NpgsqlException>()
             .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
     }
 
-    /// <summary>
-    /// Decides and stores the batch in one transaction (Wolverine commits the session together with
-    /// any outgoing message); records waiting for an event in flight come back later as a new batch.
-    /// </summary>
-    public static async Task<OutgoingMessages> Handle(IngestBatch batch, IDocumentSession session, UsageIngestor ingestor, BillingSettings settings, CancellationToken ct)
+    public static PartitionedBatch Before(IngestBatch batch, IngestionOptions options, UsagePartitions partitions, IClock clock)
     {
-        var plan = await ingestor.IngestAsync(session, batch.Records, batch.ImportId, ct);
+        var now = clock.GetCurrentInstant();
+        var parsed = ParsedBatch.Parse(batch.Records, new ParseContext(now, options.KnownRegions, options.OldestAccepted(now)));
+        return new PartitionedBatch(parsed, parsed.EndpointIds.Concat(parsed.AccountIds).Select(partitions.Of).Distinct().Order().ToList());
+    }
+
+    public static async Task<IngestState> LoadAsync(PartitionedBatch batch, IDocumentSession session, TimelineCaches caches, CancellationToken ct)
+    {
+        var parsed = batch.Parsed;
+        await session.BeginTransactionAsync(ct);
+        var connection = (NpgsqlConnection)session.Connection!;
+        await PartitionLocks.TakeAsync(connection, batch.Partitions, ct);
+        var fingerprints = await RecordIdsTable.KnownAsync(connection, parsed.RecordIds, ct);
+        var timelines = batch.Partitions.Count == 1 ? await caches[batch.Partitions[0]].LoadAsync(session, parsed.EndpointIds, ct)
+            : await TimelineCache.LoadUncachedAsync(session, parsed.EndpointIds, ct);
+        var opened = (await session.LoadManyAsync<AccountProfile>(ct, parsed.AccountIds)).Select(a => a.Id).ToHashSet(StringComparer.Ordinal);
+        return new IngestState(fingerprints, timelines, opened);
+    }
+
+    public static (IngestOutcome, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IngestBatch batch, PartitionedBatch partitioned, IngestState state,
+        IngestionOptions options, UsagePartitions partitions, TimelineCaches caches, BillingSettings settings)
+    {
+        var decision = BatchDecider.Decide(partitioned.Parsed, state, options.RetryWindow);
         var outgoing = new OutgoingMessages();
-        foreach (var retry in IngestBatch.For(ingestor.Partitions, batch.ImportId, plan.Waiting))
+        foreach (var retry in IngestBatch.For(partitions, batch.ImportId, decision.Waiting))
             outgoing.Delay(retry, settings.RetryDelay);
-        return outgoing;
+        return (new IngestOutcome(decision.Outcomes), Writes(decision, batch.ImportId, partitioned.Partitions, caches), outgoing);
+    }
+
+    static IEnumerable<IMartenOp> Writes(BatchDecision decision, Guid? importId, IReadOnlyList<int> partitions, TimelineCaches caches)
+    {
+        foreach (var stream in decision.Streams)
+            yield return stream switch
+            {
+                { IsNew: true, Aggregate: var t } when t == typeof(AccountProfile) => MartenOps.StartStream<AccountProfile>(stream.Key, stream.Events.ToArray()),
+                { IsNew: true } => MartenOps.StartStream<EndpointTimeline>(stream.Key, stream.Events.ToArray()),
+                _ => new AppendToStream(stream.Key, stream.Events.ToArray()),
+            };
+        if (decision.Traffic.Count > 0)
+            yield return new StartStreamWithoutAggregate(TrafficStreams.KeyOf(Guid.CreateVersion7()), [new TrafficRecorded(decision.Traffic)]);
+        if (decision.DeadLetters.Count > 0) yield return MartenOps.StoreMany(decision.DeadLetters.ToArray());
+        yield return new AcceptIds(decision.AcceptedIds);
+        if (importId is { } id)
+            yield return new CountDecided(id, decision.Count(RecordStatus.Accepted), decision.Count(RecordStatus.Duplicate), decision.Count(RecordStatus.Rejected));
+        yield return new RememberTimelines(caches, partitions, decision.Timelines);
+    }
+
+    /// <summary>The accepted ids into the permanent dedupe table.</summary>
+    sealed record AcceptIds(IReadOnlyList<(string Id, byte[] Fingerprint)> Ids) : IMartenOp
+    {
+        public void Execute(IDocumentSession session) => RecordIdsTable.Add(session, Ids);
+    }
+
+    /// <summary>The batch's decisions counted towards its import.</summary>
+    sealed record CountDecided(Guid ImportId, long Accepted, long Duplicates, long Rejected) : IMartenOp
+    {
+        public void Execute(IDocumentSession session) => ImportsTable.AddDecided(session, ImportId, Accepted, Duplicates, Rejected);
+    }
+
+    /// <summary>
+    /// A batch of one partition keeps the timelines it decided in that partition's cache; one that
+    /// spanned partitions makes each of their caches read afresh.
+    /// </summary>
+    sealed record RememberTimelines(TimelineCaches Caches, IReadOnlyList<int> Partitions, IReadOnlyDictionary<string, EndpointTimeline> Changed) : IMartenOp
+    {
+        public void Execute(IDocumentSession session)
+        {
+            if (Partitions.Count == 1) Caches[Partitions[0]].Remember(session, Changed);
+            else TimelineCache.Forget(session, Partitions);
+        }
     }
 }
 
 /// <summary>
-/// POST /api/usage/events: a JSON array of up to 10,000 records, decided at once and answered per
-/// record (accepted / duplicate / rejected with reason / pending while it waits for an event in flight).
+/// POST /api/usage/events: a JSON array of up to 10,000 records, decided at once by the same handler
+/// as a batch from the bus, and answered per record (accepted / duplicate / rejected with reason /
+/// pending while it waits for an event in flight).
 /// </summary>
 public static class PostUsageEvents
 {
@@ -59,8 +193,7 @@ public static class PostUsageEvents
 
     public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle);
 
-    static async Task<IResult> Handle(HttpRequest request, IDocumentStore store, UsageIngestor ingestor, IClock clock,
-        BillingSettings settings, CancellationToken ct)
+    static async Task<IResult> Handle(HttpRequest request, IMessageBus bus, IClock clock, CancellationToken ct)
     {
         System.Text.Json.JsonDocument body;
         try
@@ -79,17 +212,16 @@ public static class PostUsageEvents
             if (count > MaxRecords)
                 return Results.Json(new { error = $"the batch has {count} records; at most {MaxRecords} are accepted per request" }, statusCode: StatusCodes.Status413PayloadTooLarge);
 
-            var now = clock.GetCurrentInstant();
-            var (records, notUtf8) = ReadRecords(body.RootElement, now);
+            var (records, notUtf8) = ReadRecords(body.RootElement, clock.GetCurrentInstant());
             if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
-            var plan = await IngestAsync(store, ingestor, request.HttpContext.RequestServices, settings, records, ct);
+            var outcome = await bus.InvokeAsync<IngestOutcome>(new IngestBatch(null, records), ct, TimeSpan.FromMinutes(2));
             return Results.Json(new
             {
-                accepted = plan.Count(RecordStatus.Accepted),
-                duplicates = plan.Count(RecordStatus.Duplicate),
-                rejected = plan.Count(RecordStatus.Rejected),
-                pending = plan.Count(RecordStatus.Pending),
-                results = plan.Outcomes.Select(o => new
+                accepted = outcome.Count(RecordStatus.Accepted),
+                duplicates = outcome.Count(RecordStatus.Duplicate),
+                rejected = outcome.Count(RecordStatus.Rejected),
+                pending = outcome.Count(RecordStatus.Pending),
+                results = outcome.Outcomes.Select(o => new
                 {
                     index = o.Index,
                     id = o.RecordId,
@@ -97,35 +229,7 @@ public static class PostUsageEvents
                     code = o.Reason?.Code,
                     reason = o.Reason?.Message,
                 }),
-            }, Billing.Events.RecordJson.Options);
-        }
-    }
-
-    /// <summary>
-    /// One transaction for the whole post, tried again when another partition took one of its ids
-    /// meanwhile. Each try has an outbox of its own, so the retries a failed try scheduled are not sent.
-    /// </summary>
-    static async Task<BatchPlan> IngestAsync(IDocumentStore store, UsageIngestor ingestor, IServiceProvider services,
-        BillingSettings settings, List<IncomingRecord> records, CancellationToken ct)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await using var scope = services.CreateAsyncScope();
-                var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
-                await using var session = store.LightweightSession();
-                outbox.Enroll(session);
-                var plan = await ingestor.IngestAsync(session, records, null, ct);
-                foreach (var retry in IngestBatch.For(ingestor.Partitions, null, plan.Waiting))
-                    await outbox.ScheduleAsync(retry, settings.RetryDelay);
-                await session.SaveChangesAsync(ct);
-                return plan;
-            }
-            catch (Exception e) when (attempt < 5 && UsageIngestor.IsIdCollision(e))
-            {
-                // Decided again below, against the id the other partition stored.
-            }
+            }, RecordJson.Options);
         }
     }
 
@@ -144,7 +248,7 @@ public static class PostUsageEvents
             {
                 records.Add(new IncomingRecord(element.GetRawText(), now));
             }
-            catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException bad)
+            catch (InvalidOperationException e) when (e.InnerException is DecoderFallbackException bad)
             {
                 var bytes = string.Concat((bad.BytesUnknown ?? []).Select(b => $"[{b:X2}]"));
                 return ([], $"record {records.Count} has the bytes {bytes} at byte {bad.Index} of its JSON text, which are not UTF-8");

@@ -77,7 +77,7 @@ public sealed class SyntheticUsage(BillingPeriod period, int accounts, int seed 
                     records.RemoveAll(r => r is not EndpointDeleted && r.At >= deletion.At);
 
                 var timeline = EndpointTimeline.Create((EndpointCreated)records[0]);
-                foreach (var r in records.Skip(1).OfType<IEndpointRecord>()) timeline.Include(r);
+                foreach (var r in records.Skip(1).OfType<IEndpointRecord>()) timeline = timeline.With(r);
                 endpoints.Add(timeline);
                 lifecycle.AddRange(records);
             }

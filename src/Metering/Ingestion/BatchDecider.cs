@@ -1,13 +1,18 @@
 using Billing.Events;
+using Billing.Metering.Accounts;
 using NodaTime;
 
 namespace Billing.Metering.Ingestion;
 
-/// <summary>A batch after parsing, with the ids, endpoints and accounts whose state the decision needs.</summary>
-public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnlyList<ParseResult> Parsed)
+/// <summary>A batch after parsing (at <see cref="Now"/>), with the ids, endpoints and accounts whose state the decision needs.</summary>
+public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnlyList<ParseResult> Parsed, Instant Now)
 {
-    public static ParsedBatch Parse(IReadOnlyList<IncomingRecord> records, ParseContext context) =>
-        new(records, records.Select(r => RecordParser.Parse(r.Json, context)).ToList());
+    public static ParsedBatch Parse(IReadOnlyList<IncomingRecord> records, ParseContext context)
+    {
+        var parsed = new ParseResult[records.Count];
+        for (var i = 0; i < records.Count; i++) parsed[i] = RecordParser.Parse(records[i].Json, context);
+        return new ParsedBatch(records, parsed, context.Now);
+    }
 
     IEnumerable<IUsageRecord> Valid => Parsed.Where(p => p.IsValid).Select(p => p.Record!);
     public IReadOnlyList<string> RecordIds => Valid.Select(r => r.Id).Distinct().ToList();
@@ -20,41 +25,54 @@ public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnl
     }).OfType<string>().Distinct().ToList();
 }
 
-/// <summary>What to write for a batch: events per stream, new record ids, dead letters, and the
-/// records to try again later. Produced by <see cref="BatchDecider"/>, written by the ingestor.</summary>
-public sealed class BatchPlan
-{
-    public List<RecordOutcome> Outcomes { get; } = [];
-    public List<(string Id, byte[] Fingerprint)> AcceptedIds { get; } = [];
-    public Dictionary<string, List<object>> EndpointEvents { get; } = [];
-    public HashSet<string> NewEndpoints { get; } = [];
-    public Dictionary<string, List<object>> AccountEvents { get; } = [];
-    public HashSet<string> NewAccounts { get; } = [];
-    public Dictionary<string, List<TrafficProcessed>> TrafficByEndpoint { get; } = [];
-    public List<DeadLetter> DeadLetters { get; } = [];
-    public List<IncomingRecord> Waiting { get; } = [];
+/// <summary>
+/// What a batch's decision reads from the store: the content fingerprints of its ids that were
+/// accepted before, the timelines of its endpoints, and which of its accounts are opened.
+/// </summary>
+public sealed record IngestState(
+    IReadOnlyDictionary<string, byte[]> KnownFingerprints,
+    IReadOnlyDictionary<string, EndpointTimeline> Timelines,
+    IReadOnlySet<string> OpenedAccounts);
 
+/// <summary>Events for one stream: appended, or starting it when <see cref="IsNew"/>.</summary>
+public sealed record StreamEvents(string Key, Type Aggregate, bool IsNew, IReadOnlyList<object> Events);
+
+/// <summary>
+/// What to write for a batch: each record's outcome, the new record ids, the events of each
+/// stream, the accepted traffic, the dead letters, the records to try again later, and the
+/// endpoint timelines the batch created or changed. Produced by <see cref="BatchDecider"/>.
+/// </summary>
+public sealed record BatchDecision(
+    IReadOnlyList<RecordOutcome> Outcomes,
+    IReadOnlyList<(string Id, byte[] Fingerprint)> AcceptedIds,
+    IReadOnlyList<StreamEvents> Streams,
+    IReadOnlyList<TrafficProcessed> Traffic,
+    IReadOnlyList<DeadLetter> DeadLetters,
+    IReadOnlyList<IncomingRecord> Waiting,
+    IReadOnlyDictionary<string, EndpointTimeline> Timelines)
+{
     public int Count(RecordStatus status) => Outcomes.Count(o => o.Status == status);
 }
 
 /// <summary>
 /// Decides every record of a batch (spec section 8): refuse invalid ones with their reason,
 /// acknowledge duplicates, refuse an id re-used with other content, let records that need an
-/// event still in flight wait (up to the retry window), accept the rest. Pure: the database
-/// state it needs is passed in, so any arrival order of the same records decides alike.
+/// event still in flight wait (up to the retry window), accept the rest. Pure: the stored state it
+/// needs is passed in and never changed (what the batch itself creates is kept aside), so any
+/// arrival order of the same records decides alike.
 /// </summary>
 public static class BatchDecider
 {
-    public static BatchPlan Decide(
-        ParsedBatch batch,
-        Instant now,
-        Duration retryWindow,
-        IReadOnlyDictionary<string, byte[]> knownFingerprints,
-        IDictionary<string, EndpointTimeline> timelines,
-        ISet<string> openedAccounts)
+    public static BatchDecision Decide(ParsedBatch batch, IngestState state, Duration retryWindow)
     {
-        var plan = new BatchPlan();
-        var seen = new Dictionary<string, byte[]>(knownFingerprints);
+        var now = batch.Now;
+        var outcomes = new List<RecordOutcome>(batch.Records.Count);
+        var acceptedIds = new List<(string, byte[])>();
+        var deadLetters = new List<DeadLetter>();
+        var waiting = new List<IncomingRecord>();
+        var traffic = new List<TrafficProcessed>();
+        var seen = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var batchState = new BatchState(state);
 
         // Accounts first, then endpoint lifecycle in event time (creations first), then traffic:
         // within a batch, the order of arrival never changes a decision.
@@ -74,21 +92,21 @@ public static class BatchDecider
             }
 
             var fingerprint = RecordJson.Fingerprint(record);
-            if (seen.TryGetValue(record.Id, out var known))
+            if (seen.TryGetValue(record.Id, out var known) || state.KnownFingerprints.TryGetValue(record.Id, out known))
             {
-                if (known.AsSpan().SequenceEqual(fingerprint)) plan.Outcomes.Add(new(i, record.Id, RecordStatus.Duplicate, null));
+                if (known.AsSpan().SequenceEqual(fingerprint)) outcomes.Add(new(i, record.Id, RecordStatus.Duplicate, null));
                 else Reject(i, incoming, record.Id, new RecordError("duplicate-conflict", $"id '{record.Id}' was already accepted with different content"));
                 continue;
             }
 
             // Decided and stored as recorded now: the late window reads from it which periods' charges the fact may change.
-            var decision = Decide(Recorded.At(record, now), plan, timelines, openedAccounts);
+            var decision = batchState.Decide(Recorded.At(record, now), traffic);
             switch (decision.Kind)
             {
                 case DecisionKind.Accept:
                     seen[record.Id] = fingerprint;
-                    plan.AcceptedIds.Add((record.Id, fingerprint));
-                    plan.Outcomes.Add(new(i, record.Id, RecordStatus.Accepted, null));
+                    acceptedIds.Add((record.Id, fingerprint));
+                    outcomes.Add(new(i, record.Id, RecordStatus.Accepted, null));
                     break;
                 case DecisionKind.Refuse:
                     Reject(i, incoming, record.Id, decision.Reason!);
@@ -98,19 +116,19 @@ public static class BatchDecider
                     Reject(i, incoming, record.Id, decision.Reason! with { Message = $"{decision.Reason!.Message} (still so after waiting {waited} min)" });
                     break;
                 case DecisionKind.Wait:
-                    plan.Waiting.Add(incoming);
-                    plan.Outcomes.Add(new(i, record.Id, RecordStatus.Pending, decision.Reason));
+                    waiting.Add(incoming);
+                    outcomes.Add(new(i, record.Id, RecordStatus.Pending, decision.Reason));
                     break;
             }
         }
 
-        plan.Outcomes.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return plan;
+        outcomes.Sort((a, b) => a.Index.CompareTo(b.Index));
+        return new BatchDecision(outcomes, acceptedIds, batchState.Streams(), traffic, deadLetters, waiting, batchState.Changed);
 
         void Reject(int index, IncomingRecord incoming, string? id, RecordError reason)
         {
-            plan.Outcomes.Add(new(index, id, RecordStatus.Rejected, reason));
-            plan.DeadLetters.Add(new DeadLetter
+            outcomes.Add(new(index, id, RecordStatus.Rejected, reason));
+            deadLetters.Add(new DeadLetter
             {
                 Id = Guid.CreateVersion7(),
                 RecordId = id,
@@ -133,48 +151,67 @@ public static class BatchDecider
         _ => 4,
     };
 
-    static Decision Decide(IUsageRecord record, BatchPlan plan, IDictionary<string, EndpointTimeline> timelines, ISet<string> openedAccounts)
+    /// <summary>The stored state seen through what the batch has accepted so far; the stored state itself is left as it was.</summary>
+    sealed class BatchState(IngestState stored)
     {
-        switch (record)
-        {
-            case AccountOpened a when openedAccounts.Contains(a.AccountId):
-                return Decision.Refuse("duplicate-opening", $"account {a.AccountId} was already opened");
-            case AccountOpened a:
-                openedAccounts.Add(a.AccountId);
-                plan.NewAccounts.Add(a.AccountId);
-                Add(plan.AccountEvents, a.AccountId, a);
-                return Decision.Accept;
-            case AccountAddressChanged a when !openedAccounts.Contains(a.AccountId):
-                return Decision.Wait("unknown-account", $"account {a.AccountId} has not been opened");
-            case AccountAddressChanged a:
-                Add(plan.AccountEvents, a.AccountId, a);
-                return Decision.Accept;
-            case EndpointCreated c when !timelines.ContainsKey(c.EndpointId):
-                timelines[c.EndpointId] = EndpointTimeline.Create(c);
-                plan.NewEndpoints.Add(c.EndpointId);
-                Add(plan.EndpointEvents, c.EndpointId, c);
-                return Decision.Accept;
-            case IEndpointRecord e when !timelines.TryGetValue(e.EndpointId, out _):
-                return Decision.Wait("unknown-endpoint", $"endpoint {e.EndpointId} is not known (no endpoint.created)");
-            case IEndpointRecord e:
-                var timeline = timelines[e.EndpointId];
-                var decision = timeline.Decide(e);
-                if (decision.Kind != DecisionKind.Accept) return decision;
-                if (e is TrafficProcessed t) Add(plan.TrafficByEndpoint, t.EndpointId, t);
-                else
-                {
-                    timeline.Include(e);
-                    Add(plan.EndpointEvents, e.EndpointId, e);
-                }
-                return decision;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(record), record.GetType().Name);
-        }
-    }
+        readonly HashSet<string> _opened = new(StringComparer.Ordinal);
+        readonly Dictionary<string, EndpointTimeline> _changed = new(StringComparer.Ordinal);
+        readonly Dictionary<string, StreamEvents> _streams = new(StringComparer.Ordinal);
+        readonly List<string> _order = [];
 
-    static void Add<T>(Dictionary<string, List<T>> map, string key, T value)
-    {
-        if (!map.TryGetValue(key, out var list)) map[key] = list = [];
-        list.Add(value);
+        public IReadOnlyDictionary<string, EndpointTimeline> Changed => _changed;
+
+        public List<StreamEvents> Streams() => _order.Select(k => _streams[k]).ToList();
+
+        bool IsOpened(string account) => _opened.Contains(account) || stored.OpenedAccounts.Contains(account);
+
+        EndpointTimeline? Timeline(string endpoint) =>
+            _changed.TryGetValue(endpoint, out var t) || stored.Timelines.TryGetValue(endpoint, out t) ? t : null;
+
+        void Add<TAggregate>(string key, bool isNew, object e)
+        {
+            if (!_streams.TryGetValue(key, out var stream))
+            {
+                _streams[key] = new StreamEvents(key, typeof(TAggregate), isNew, new List<object> { e });
+                _order.Add(key);
+            }
+            else ((List<object>)stream.Events).Add(e);
+        }
+
+        public Decision Decide(IUsageRecord record, List<TrafficProcessed> traffic)
+        {
+            switch (record)
+            {
+                case AccountOpened a when IsOpened(a.AccountId):
+                    return Decision.Refuse("duplicate-opening", $"account {a.AccountId} was already opened");
+                case AccountOpened a:
+                    _opened.Add(a.AccountId);
+                    Add<AccountProfile>(a.AccountId, isNew: true, a);
+                    return Decision.Accept;
+                case AccountAddressChanged a when !IsOpened(a.AccountId):
+                    return Decision.Wait("unknown-account", $"account {a.AccountId} has not been opened");
+                case AccountAddressChanged a:
+                    Add<AccountProfile>(a.AccountId, isNew: false, a); // opened in this batch: its new stream is already there
+                    return Decision.Accept;
+                case EndpointCreated c when Timeline(c.EndpointId) is null:
+                    _changed[c.EndpointId] = EndpointTimeline.Create(c);
+                    Add<EndpointTimeline>(c.EndpointId, isNew: true, c);
+                    return Decision.Accept;
+                case IEndpointRecord e:
+                    if (Timeline(e.EndpointId) is not { } timeline)
+                        return Decision.Wait("unknown-endpoint", $"endpoint {e.EndpointId} is not known (no endpoint.created)");
+                    var decision = timeline.Decide(e);
+                    if (decision.Kind != DecisionKind.Accept) return decision;
+                    if (e is TrafficProcessed t) traffic.Add(t);
+                    else
+                    {
+                        _changed[e.EndpointId] = timeline.With(e);
+                        Add<EndpointTimeline>(e.EndpointId, isNew: false, e);
+                    }
+                    return decision;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(record), record.GetType().Name);
+            }
+        }
     }
 }

@@ -11,8 +11,9 @@ namespace Billing.Metering.Ingestion;
 /// this process is the partition's last writer: every batch moves the partition's row of
 /// <c>billing.ingest_writer</c> to (this process, next generation) inside its own transaction. A
 /// batch that finds the row anywhere else (another node decided the partition, or this process's
-/// last batch rolled back) drops the cache and reads afresh. Used under the partition's advisory
-/// lock, so one batch at a time touches it.
+/// last batch rolled back) drops the cache and reads afresh. Used under the partition's lock
+/// (<see cref="PartitionLocks"/>), so one batch at a time touches it. Fed only by
+/// <see cref="Remember"/>, with the timelines a decision returned.
 /// </summary>
 public sealed class TimelineCache(int partition, int capacity = 200_000)
 {
@@ -21,44 +22,52 @@ public sealed class TimelineCache(int partition, int capacity = 200_000)
     readonly Guid _writer = Guid.NewGuid();
     readonly Dictionary<string, EndpointTimeline> _timelines = new(StringComparer.Ordinal);
     long _generation = -1;
+    long _loaded = -1;
 
-    /// <summary>
-    /// The timelines of <paramref name="endpointIds"/> that exist, together with every other cached
-    /// one (the decider adds the timelines it creates to the same map). Queues the generation move
-    /// on <paramref name="session"/>, so it commits or rolls back with the batch.
-    /// </summary>
-    public async Task<Dictionary<string, EndpointTimeline>> LoadAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, CancellationToken ct)
+    /// <summary>The timelines of <paramref name="endpointIds"/> that exist (with every other cached one).</summary>
+    public async Task<IReadOnlyDictionary<string, EndpointTimeline>> LoadAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, CancellationToken ct)
     {
         var (writer, generation) = await LastWriterAsync((NpgsqlConnection)session.Connection!, partition, ct);
         if (writer != _writer || generation != _generation || _timelines.Count >= capacity) _timelines.Clear();
+        _loaded = generation;
 
         var missing = endpointIds.Where(id => !_timelines.ContainsKey(id)).ToArray();
         if (missing.Length > 0)
             foreach (var timeline in await session.LoadManyAsync<EndpointTimeline>(ct, missing))
                 _timelines[timeline.Id] = timeline;
-
-        _generation = generation + 1;
-        MoveWriter(session, partition, _writer, _generation);
         return _timelines;
     }
 
     /// <summary>
-    /// The timelines of a batch that spans partitions (an HTTP post), read afresh. Every partition it
-    /// touches gets a writer no cache knows, so each partition's cache reads again after it.
+    /// Keeps the timelines a decision created or changed, and queues the move of the partition's
+    /// writer row on <paramref name="ops"/>, so it commits or rolls back with the batch.
     /// </summary>
-    public static async Task<Dictionary<string, EndpointTimeline>> LoadUncachedAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, IEnumerable<int> partitions, CancellationToken ct)
+    public void Remember(IDocumentOperations ops, IReadOnlyDictionary<string, EndpointTimeline> changed)
+    {
+        foreach (var (id, timeline) in changed) _timelines[id] = timeline;
+        _generation = _loaded + 1;
+        MoveWriter(ops, partition, _writer, _generation);
+    }
+
+    /// <summary>The timelines of a batch that spans partitions (an HTTP post), read afresh.</summary>
+    public static async Task<IReadOnlyDictionary<string, EndpointTimeline>> LoadUncachedAsync(IDocumentSession session, IReadOnlyList<string> endpointIds, CancellationToken ct)
     {
         var timelines = new Dictionary<string, EndpointTimeline>(StringComparer.Ordinal);
         if (endpointIds.Count > 0)
             foreach (var timeline in await session.LoadManyAsync<EndpointTimeline>(ct, endpointIds.ToArray()))
                 timelines[timeline.Id] = timeline;
-        var writer = Guid.NewGuid();
-        foreach (var p in partitions) MoveWriter(session, p, writer, 0);
         return timelines;
     }
 
-    static void MoveWriter(IDocumentSession session, int partition, Guid writer, long generation) =>
-        session.QueueSqlCommand($"insert into {Table} (id, writer, generation) values (?, ?, ?) on conflict (id) do update set writer = excluded.writer, generation = excluded.generation",
+    /// <summary>After a batch that spans partitions: each gets a writer no cache knows, so each partition's cache reads again after it.</summary>
+    public static void Forget(IDocumentOperations ops, IEnumerable<int> partitions)
+    {
+        var writer = Guid.NewGuid();
+        foreach (var p in partitions) MoveWriter(ops, p, writer, 0);
+    }
+
+    static void MoveWriter(IDocumentOperations ops, int partition, Guid writer, long generation) =>
+        ops.QueueSqlCommand($"insert into {Table} (id, writer, generation) values (?, ?, ?) on conflict (id) do update set writer = excluded.writer, generation = excluded.generation",
             partition, writer, generation);
 
     static async Task<(Guid Writer, long Generation)> LastWriterAsync(NpgsqlConnection connection, int partition, CancellationToken ct)
@@ -77,4 +86,12 @@ public sealed class TimelineCache(int partition, int capacity = 200_000)
         t.AddColumn<long>("generation").NotNull();
         return t;
     }
+}
+
+/// <summary>The timeline caches of every partition in this process.</summary>
+public sealed class TimelineCaches(UsagePartitions partitions)
+{
+    readonly TimelineCache[] _caches = Enumerable.Range(0, partitions.Count).Select(p => new TimelineCache(p)).ToArray();
+
+    public TimelineCache this[int partition] => _caches[partition];
 }

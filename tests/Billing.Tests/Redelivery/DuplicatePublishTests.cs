@@ -69,9 +69,10 @@ public class DuplicatePublishTests(ITestOutputHelper output)
         // records (traffic is stored one event per batch, and the two runs batch differently).
         Assert.Equal(n, await ScalarAsync(twice.Settings.ConnectionString, "select count(*) from billing.record_ids"));
         const string lifecycle = "select count(*) from billing.mt_events where type <> 'traffic_recorded'";
-        const string traffic = "select coalesce(sum(jsonb_array_length(data->'records')), 0) from billing.mt_events where type = 'traffic_recorded'";
         Assert.Equal(await ScalarAsync(once.Settings.ConnectionString, lifecycle), await ScalarAsync(twice.Settings.ConnectionString, lifecycle));
-        Assert.Equal(await ScalarAsync(once.Settings.ConnectionString, traffic), await ScalarAsync(twice.Settings.ConnectionString, traffic));
+        var trafficOnce = await ScalarAsync(once.Settings.ConnectionString, TrafficRecordsSql);
+        Assert.True(trafficOnce > 0, "the month has traffic");
+        Assert.Equal(trafficOnce, await ScalarAsync(twice.Settings.ConnectionString, TrafficRecordsSql));
 
         // Same clock (TestClock default) on both: the invoices must be identical, numbers and totals included.
         var closedTwice = await CloseCommand.CloseAsync(twice.Services, October, CancellationToken.None);
@@ -134,6 +135,9 @@ public class DuplicatePublishTests(ITestOutputHelper output)
         foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
         await cmd.ExecuteNonQueryAsync();
     }
+
+    /// <summary>How many traffic records the event store holds (a traffic event stores its records as columns; "ids" has one per record).</summary>
+    public const string TrafficRecordsSql = "select coalesce(sum(jsonb_array_length(data->'ids')), 0) from billing.mt_events where type = 'traffic_recorded'";
 
     internal static async Task<long> ScalarAsync(string connectionString, string sql)
     {

@@ -49,18 +49,10 @@ public class AdjustmentInvariantTests
 
     static Dictionary<string, AccountUsage> Meter(IEnumerable<string> lines)
     {
-        var incoming = lines.Select(l => new IncomingRecord(l, Context.Now)).ToList();
         var timelines = new Dictionary<string, EndpointTimeline>();
-        var plan = BatchDecider.Decide(ParsedBatch.Parse(incoming, Context), Context.Now, Duration.FromMinutes(10), new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
+        var plan = Deciding.Decide(lines, Context, timelines);
         Assert.All(plan.Outcomes, o => Assert.Equal(RecordStatus.Accepted, o.Status));
-        var raw = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
-        var buckets = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv =>
-        {
-            var batch = new TrafficRecorded(kv.Value);
-            return (IReadOnlyList<TrafficBucket>)EndpointTrafficDay.ByDocument(batch).Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
-                .Where(d => d.Period == October.ToString()).SelectMany(d => d.Buckets()).ToList();
-        });
-        return UsageCalculator.Compute(new MeteringInput(October, timelines.Values, buckets, raw));
+        return UsageCalculator.Compute(new MeteringInput(October, timelines.Values, Deciding.Buckets(plan.Traffic, October), Deciding.Raw(plan.Traffic)));
     }
 
     static List<InvoiceLine> Lines(Dictionary<string, AccountUsage> usage, string account) =>

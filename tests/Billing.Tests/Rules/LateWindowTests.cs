@@ -51,11 +51,8 @@ public class LateWindowTests
         UsageCalculator.Compute(new MeteringInput(BillingPeriod.Parse(period), timelines.Values,
             new Dictionary<string, IReadOnlyList<TrafficBucket>>(), new Dictionary<string, IReadOnlyList<TrafficProcessed>>(), Window));
 
-    static BatchPlan Decide(Instant now, Dictionary<string, EndpointTimeline> timelines, params string[] lines) =>
-        BatchDecider.Decide(
-            ParsedBatch.Parse(lines.Select(l => new IncomingRecord(l, now)).ToList(),
-                new ParseContext(now, new HashSet<string> { "us-east-1" }, Window.OldestOpen(now).Start)),
-            now, Duration.FromMinutes(10), new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
+    static BatchDecision Decide(Instant now, Dictionary<string, EndpointTimeline> timelines, params string[] lines) =>
+        Deciding.Decide(lines, new ParseContext(now, new HashSet<string> { "us-east-1" }, Window.OldestOpen(now).Start), timelines);
 
     static int Hours(Dictionary<string, AccountUsage> usage, string az) =>
         usage.GetValueOrDefault(A)?.EndpointHours.Where(h => h.AzId == az).Sum(h => h.Hours) ?? 0;
@@ -73,7 +70,7 @@ public class LateWindowTests
 
         Assert.Equal([RecordStatus.Accepted, RecordStatus.Accepted, RecordStatus.Rejected, RecordStatus.Accepted], plan.Outcomes.Select(o => o.Status));
         Assert.Equal("too-late", plan.Outcomes[2].Reason!.Code);
-        Assert.All(plan.EndpointEvents[E], e => Assert.Equal(now, ((ILifecycleRecord)e).RecordedAt));
+        Assert.All(Deciding.EventsOf(plan, E), e => Assert.Equal(now, ((ILifecycleRecord)e).RecordedAt));
 
         var november = Meter(timelines, "2026-11");
         Assert.Equal(720, Hours(november, "use1-az1")); // every hour of the period, up to its end

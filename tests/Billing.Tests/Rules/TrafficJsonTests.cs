@@ -60,4 +60,40 @@ public sealed class TrafficJsonTests
         Assert.Equal(byDefault is null, byFast is null);
         Assert.Equal(expected, actual);
     }
+
+    static readonly JsonSerializerOptions Stored = new(Default) { Converters = { new TrafficJson(), new TrafficRecordedJson() } };
+
+    [Fact]
+    public void A_traffic_batch_is_stored_as_columns_with_each_endpoint_and_az_written_once()
+    {
+        var at = Instant.FromUtc(2026, 10, 5, 6, 7, 8);
+        var batch = new TrafficRecorded([
+            new("a", at, "vpce-1", "use1-az1", "use1-az2", 5),
+            new("b", at + Duration.FromSeconds(1), "vpce-2", "use1-az2", null, 1_000_000_000_000_000),
+            new("c", at, "vpce-1", "use1-az1", null, 0),
+        ]);
+        Assert.Equal(
+            """{"endpoints":["vpce-1","vpce-2"],"azs":["use1-az1","use1-az2"],"ids":["a","b","c"],"at":[1791180428,1791180429,1791180428],"endpoint":[0,1,0],"az":[0,1,0],"source":[1,-1,-1],"bytes":[5,1000000000000000,0]}""",
+            JsonSerializer.Serialize(batch, Stored));
+    }
+
+    [Fact]
+    public void A_batch_reads_back_as_it_was_written_and_batches_stored_as_lists_still_read()
+    {
+        var records = ((IEnumerable<object[]>)Records()).Select(r => (TrafficProcessed)r[0])
+            .Append(new("before-1970", Instant.FromUtc(1969, 12, 31, 23, 59, 59) + Duration.FromNanoseconds(1), "vpce-5", "use1-az1", null, 3))
+            .ToList();
+        var batch = new TrafficRecorded(records);
+        Assert.Equal(records, JsonSerializer.Deserialize<TrafficRecorded>(JsonSerializer.Serialize(batch, Stored), Stored)!.Records);
+        Assert.Contains("\"nanos\":", JsonSerializer.Serialize(batch, Stored));
+        // Stored before the columnar form: {"records":[{...}]}.
+        Assert.Equal(records, JsonSerializer.Deserialize<TrafficRecorded>(JsonSerializer.Serialize(batch, Default), Stored)!.Records);
+    }
+
+    [Fact]
+    public void A_batch_whose_columns_differ_in_length_is_refused()
+    {
+        const string json = """{"endpoints":["vpce-1"],"azs":["use1-az1"],"ids":["a","b"],"at":[1],"endpoint":[0],"az":[0],"source":[-1],"bytes":[5]}""";
+        Assert.Contains("differ in length", Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<TrafficRecorded>(json, Stored)).Message);
+    }
 }

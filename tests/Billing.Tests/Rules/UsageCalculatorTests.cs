@@ -15,23 +15,10 @@ public class UsageCalculatorTests
 
     static Dictionary<string, AccountUsage> Meter(IEnumerable<string> lines, BillingPeriod period)
     {
-        var incoming = lines.Select(l => new IncomingRecord(l, Now)).ToList();
         var timelines = new Dictionary<string, EndpointTimeline>();
-        var plan = BatchDecider.Decide(ParsedBatch.Parse(incoming, Context), Now, Duration.FromMinutes(10),
-            new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
+        var plan = Deciding.Decide(lines, Context, timelines);
         Assert.All(plan.Outcomes, o => Assert.Equal(RecordStatus.Accepted, o.Status));
-
-        var traffic = new Dictionary<string, IReadOnlyList<TrafficBucket>>();
-        foreach (var (endpointId, records) in plan.TrafficByEndpoint)
-        {
-            var batch = new TrafficRecorded(records);
-            traffic[endpointId] = EndpointTrafficDay.ByDocument(batch)
-                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
-                .Where(d => d.Period == period.ToString())
-                .SelectMany(d => d.Buckets()).ToList();
-        }
-        var raw = plan.TrafficByEndpoint.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);
-        return UsageCalculator.Compute(new MeteringInput(period, timelines.Values, traffic, raw));
+        return UsageCalculator.Compute(new MeteringInput(period, timelines.Values, Deciding.Buckets(plan.Traffic, period), Deciding.Raw(plan.Traffic)));
     }
 
     [Fact]
@@ -66,21 +53,16 @@ public class UsageCalculatorTests
     [Fact]
     public void Endpoints_summed_in_batches_give_the_same_usage_as_all_at_once()
     {
-        var incoming = OctoberScenario.Lines.Select(l => new IncomingRecord(l, Now)).ToList();
         var timelines = new Dictionary<string, EndpointTimeline>();
-        var plan = BatchDecider.Decide(ParsedBatch.Parse(incoming, Context), Now, Duration.FromMinutes(10),
-            new Dictionary<string, byte[]>(), timelines, new HashSet<string>());
+        var plan = Deciding.Decide(OctoberScenario.Lines, Context, timelines);
         var october = new BillingPeriod(2026, 10);
+        var buckets = Deciding.Buckets(plan.Traffic, october);
+        var raw = Deciding.Raw(plan.Traffic);
         // One endpoint per batch, in reverse order: the close reads the period's traffic this way.
         var totals = new UsageCalculator.Totals(october, LateWindow.Default);
         foreach (var e in timelines.Values.Reverse())
         {
-            var records = plan.TrafficByEndpoint.GetValueOrDefault(e.Id) ?? [];
-            var buckets = EndpointTrafficDay.ByDocument(new TrafficRecorded(records))
-                .Select(g => { var d = new EndpointTrafficDay { Id = g.Key }; d.Add(g, batch: 1); return d; })
-                .Where(d => d.Period == october.ToString())
-                .SelectMany(d => d.Buckets()).ToList();
-            totals.Add(e, buckets, records);
+            totals.Add(e, buckets.GetValueOrDefault(e.Id) ?? [], raw.GetValueOrDefault(e.Id) ?? []);
         }
         var usage = totals.ToAccounts();
         Assert.Equal(OctoberScenario.ExpectedA, QueryUsage.ToJson(usage[OctoberScenario.A]).ToJsonString());

@@ -1,3 +1,4 @@
+using Billing.Host;
 using Billing.Host.Features;
 using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
@@ -78,12 +79,24 @@ public sealed class PartitionTests
         return host;
     }
 
+    /// <summary>The ingest handler's steps run by hand on a session of the test's, so two batches can be decided before either commits.</summary>
+    static async Task<IngestOutcome> DecideByHandAsync(BillingTestHost host, IDocumentSession session, IncomingRecord[] records)
+    {
+        var services = host.Services;
+        var batch = new IngestBatch(null, records);
+        var partitioned = IngestBatchHandler.Before(batch, services.GetRequiredService<IngestionOptions>(), services.GetRequiredService<UsagePartitions>(), host.Clock);
+        var state = await IngestBatchHandler.LoadAsync(partitioned, session, services.GetRequiredService<TimelineCaches>(), CancellationToken.None);
+        var (outcome, writes, _) = IngestBatchHandler.Handle(batch, partitioned, state, services.GetRequiredService<IngestionOptions>(),
+            services.GetRequiredService<UsagePartitions>(), services.GetRequiredService<TimelineCaches>(), services.GetRequiredService<BillingSettings>());
+        foreach (var write in writes) write.Execute(session);
+        return outcome;
+    }
+
     [Fact]
     public async Task Two_partitions_accepting_one_id_at_once_collide_and_the_retried_one_is_a_duplicate_conflict()
     {
         await using var host = await StartWithTwoEndpointsAsync();
-        var ingestor = host.Services.GetRequiredService<UsageIngestor>();
-        var (a, b) = EndpointsInTwoPartitions(ingestor.Partitions);
+        var (a, b) = EndpointsInTwoPartitions(host.Services.GetRequiredService<UsagePartitions>());
         var now = host.Clock.GetCurrentInstant();
         IncomingRecord[] onA = [new(Records.Traffic("same-id", "2026-10-02T00:00:00Z", a, "use1-az1", null, 3 * GiB), now)];
         IncomingRecord[] onB = [new(Records.Traffic("same-id", "2026-10-02T00:00:00Z", b, "use1-az1", null, 5 * GiB), now)];
@@ -91,19 +104,19 @@ public sealed class PartitionTests
         // Both decided before either commits: neither sees the other's id, so both accept it.
         await using var first = host.Store.LightweightSession();
         await using var second = host.Store.LightweightSession();
-        var planA = await ingestor.IngestAsync(first, onA, null, CancellationToken.None);
-        var planB = await ingestor.IngestAsync(second, onB, null, CancellationToken.None);
+        var planA = await DecideByHandAsync(host, first, onA);
+        var planB = await DecideByHandAsync(host, second, onB);
         Assert.Equal(RecordStatus.Accepted, Assert.Single(planA.Outcomes).Status);
         Assert.Equal(RecordStatus.Accepted, Assert.Single(planB.Outcomes).Status);
 
         await first.SaveChangesAsync();
         var collision = await Record.ExceptionAsync(() => second.SaveChangesAsync());
         Assert.NotNull(collision);
-        Assert.True(UsageIngestor.IsIdCollision(collision), collision.ToString());
+        Assert.True(RecordIdsTable.IsIdCollision(collision), collision.ToString());
 
         // Tried again (as the bus's retry policy does), against the id now stored.
         await using var retry = host.Store.LightweightSession();
-        var again = await ingestor.IngestAsync(retry, onB, null, CancellationToken.None);
+        var again = await DecideByHandAsync(host, retry, onB);
         await retry.SaveChangesAsync();
         var outcome = Assert.Single(again.Outcomes);
         Assert.Equal((RecordStatus.Rejected, "duplicate-conflict"), (outcome.Status, outcome.Reason?.Code));

@@ -81,7 +81,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
             // Each record accepted once: ids, lifecycle events and traffic records, nothing rejected.
             Assert.Equal(lines.Count, await DuplicatePublishTests.ScalarAsync(db, "select count(*) from billing.record_ids"));
             Assert.Equal(0, await DuplicatePublishTests.ScalarAsync(db, "select count(*) from billing.mt_doc_deadletter"));
-            Assert.Equal(traffic, await DuplicatePublishTests.ScalarAsync(db, "select coalesce(sum(jsonb_array_length(data->'records')), 0) from billing.mt_events where type = 'traffic_recorded'"));
+            Assert.Equal(traffic, await DuplicatePublishTests.ScalarAsync(db, DuplicatePublishTests.TrafficRecordsSql));
             Assert.Equal(lines.Count - traffic, await DuplicatePublishTests.ScalarAsync(db, "select count(*) from billing.mt_events where type <> 'traffic_recorded'"));
 
             // Each partition was listened to by one node at a time, and every node listened to one.

@@ -2,6 +2,7 @@
 #pragma warning disable
 using Billing.Host;
 using Billing.Metering.Ingestion;
+using NodaTime;
 using Wolverine.Marten.Publishing;
 
 namespace Internal.Generated.WolverineHandlers
@@ -11,13 +12,19 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class IngestBatchHandler1227928542 : Wolverine.Runtime.Handlers.MessageHandler
     {
         private readonly Billing.Host.BillingSettings _billingSettings;
-        private readonly Billing.Metering.Ingestion.UsageIngestor _usageIngestor;
+        private readonly Billing.Metering.Ingestion.IngestionOptions _ingestionOptions;
+        private readonly Billing.Metering.Ingestion.TimelineCaches _timelineCaches;
+        private readonly Billing.Metering.Ingestion.UsagePartitions _usagePartitions;
+        private readonly NodaTime.IClock _clock;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public IngestBatchHandler1227928542(Billing.Host.BillingSettings billingSettings, Billing.Metering.Ingestion.UsageIngestor usageIngestor, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public IngestBatchHandler1227928542(Billing.Host.BillingSettings billingSettings, Billing.Metering.Ingestion.IngestionOptions ingestionOptions, Billing.Metering.Ingestion.TimelineCaches timelineCaches, Billing.Metering.Ingestion.UsagePartitions usagePartitions, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
         {
             _billingSettings = billingSettings;
-            _usageIngestor = usageIngestor;
+            _ingestionOptions = ingestionOptions;
+            _timelineCaches = timelineCaches;
+            _usagePartitions = usagePartitions;
+            _clock = clock;
             _outboxedSessionFactory = outboxedSessionFactory;
         }
 
@@ -28,15 +35,23 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var ingestBatch = (Billing.Host.Features.IngestBatch)context.Envelope.Message;
 
+            var partitionedBatch = Billing.Host.Features.IngestBatchHandler.Before(ingestBatch, _ingestionOptions, _usagePartitions, _clock);
+            var ingestState = await Billing.Host.Features.IngestBatchHandler.LoadAsync(partitionedBatch, documentSession, _timelineCaches, cancellation).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.IngestBatchHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.IngestBatchHandler");
             
             // The actual message execution
-            var outgoing1 = await Billing.Host.Features.IngestBatchHandler.Handle(ingestBatch, documentSession, _usageIngestor, _billingSettings, cancellation).ConfigureAwait(false);
+            (var outgoing1, var outgoing2, var outgoing3) = Billing.Host.Features.IngestBatchHandler.Handle(ingestBatch, partitionedBatch, ingestState, _ingestionOptions, _usagePartitions, _timelineCaches, _billingSettings);
 
             
             // Outgoing, cascaded message
             await context.EnqueueCascadingAsync(outgoing1).ConfigureAwait(false);
+
+            // Apply each Marten op to the current document session
+            foreach (var item_of_outgoing2 in outgoing2) item_of_outgoing2.Execute(documentSession);
+            
+            // Outgoing, cascaded message
+            await context.EnqueueCascadingAsync(outgoing3).ConfigureAwait(false);
 
             
             // Save all pending changes to this Marten session

@@ -4,7 +4,7 @@ using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Ingesting;
 
 public class BatchDeciderTests
 {
@@ -13,12 +13,11 @@ public class BatchDeciderTests
     const string E = "vpce-0a1b2c3d4e5f60718";
     const string A = "111122223333";
 
-    static BatchPlan Decide(IEnumerable<string> lines, Dictionary<string, EndpointTimeline>? timelines = null, Instant? firstSeen = null,
+    static BatchDecision Decide(IEnumerable<string> lines, Dictionary<string, EndpointTimeline>? timelines = null, Instant? firstSeen = null,
         IReadOnlyDictionary<string, byte[]>? known = null) =>
-        BatchDecider.Decide(ParsedBatch.Parse(lines.Select(l => new IncomingRecord(l, firstSeen ?? Now)).ToList(), Context), Now,
-            Duration.FromMinutes(10), known ?? new Dictionary<string, byte[]>(), timelines ?? [], new HashSet<string>());
+        Deciding.Decide(lines, Context, timelines, firstSeen, known);
 
-    static (RecordStatus, string?) Outcome(BatchPlan plan, int index) => (plan.Outcomes[index].Status, plan.Outcomes[index].Reason?.Code);
+    static (RecordStatus, string?) Outcome(BatchDecision plan, int index) => (plan.Outcomes[index].Status, plan.Outcomes[index].Reason?.Code);
 
     [Fact]
     public void A_duplicate_in_the_same_batch_is_acknowledged_and_a_changed_one_is_a_conflict()
@@ -39,7 +38,7 @@ public class BatchDeciderTests
         var parsed = RecordParser.Parse(line, Context).Record!;
         var plan = Decide([line], known: new Dictionary<string, byte[]> { ["old-id"] = RecordJson.Fingerprint(parsed) });
         Assert.Equal((RecordStatus.Duplicate, null), Outcome(plan, 0));
-        Assert.Empty(plan.EndpointEvents);
+        Assert.Empty(plan.Streams);
     }
 
     [Fact]
@@ -82,5 +81,37 @@ public class BatchDeciderTests
         Assert.Equal((RecordStatus.Accepted, null), Outcome(plan, 4));
         Assert.Equal((RecordStatus.Pending, "az-not-provisioned"), Outcome(plan, 5));
         Assert.Equal((RecordStatus.Rejected, "invalid-field"), Outcome(plan, 6));
+    }
+
+    [Fact]
+    public void Deciding_leaves_the_stored_state_as_it_was_and_returns_what_changed()
+    {
+        var timelines = new Dictionary<string, EndpointTimeline>();
+        Decide([Records.Created("c", "2026-10-01T10:00:00Z", E, A, "us-east-1", "Interface", "use1-az1")], timelines);
+        var stored = timelines[E];
+        var storedJson = System.Text.Json.JsonSerializer.Serialize(stored);
+        var state = new IngestState(new Dictionary<string, byte[]>(), new Dictionary<string, EndpointTimeline>(timelines), new HashSet<string>());
+        var lines = new[]
+        {
+            Records.Opened("o", "2026-10-01T00:00:00Z", A),
+            Records.AzAdded("x1", "2026-10-02T00:00:00Z", E, "use1-az2"),
+            Records.Traffic("x2", "2026-10-03T00:00:00Z", E, "use1-az2", null, 5),
+            Records.Deleted("x3", "2026-10-04T00:00:00Z", E),
+        };
+
+        var decision = BatchDecider.Decide(ParsedBatch.Parse(lines.Select(l => new IncomingRecord(l, Now)).ToList(), Context), state, Duration.FromMinutes(10));
+
+        Assert.All(decision.Outcomes, o => Assert.Equal(RecordStatus.Accepted, o.Status));
+        Assert.Same(stored, state.Timelines[E]);
+        Assert.Equal(storedJson, System.Text.Json.JsonSerializer.Serialize(stored));
+        Assert.Empty(state.OpenedAccounts);
+        Assert.Empty(state.KnownFingerprints);
+        var changed = decision.Timelines[E];
+        Assert.NotSame(stored, changed);
+        Assert.Equal(["use1-az1", "use1-az2"], changed.AzIds);
+        Assert.Equal(Instant.FromUtc(2026, 10, 4, 0, 0), changed.DeletedAt);
+        Assert.Equal([(A, true), (E, false)], decision.Streams.Select(s => (s.Key, s.IsNew)));
+        Assert.Equal(["x2"], decision.Traffic.Select(t => t.Id));
+        Assert.Equal(["o", "x1", "x3", "x2"], decision.AcceptedIds.Select(a => a.Id)); // in decision order: traffic after lifecycle
     }
 }
