@@ -43,7 +43,7 @@ public static class MeteringStore
         opts.Schema.For<DeadLetter>().Index(x => x.DeadLetteredAt);
 
         opts.Storage.ExtendedSchemaObjects.Add(RecordIdsTable.Definition());
-        opts.Storage.ExtendedSchemaObjects.Add(ImportsTable.Definition());
+        opts.Storage.ExtendedSchemaObjects.AddRange(ImportsTable.Definitions());
         opts.Storage.ExtendedSchemaObjects.Add(TimelineCache.Definition());
     }
 }

@@ -91,7 +91,7 @@ public static class DeadLetters
         using var scope = services.CreateScope();
         var outbox = scope.ServiceProvider.GetRequiredService<IMartenOutbox>();
         outbox.Enroll(session);
-        session.QueueSqlCommand($"insert into {MeteringStore.Schema}.imports (id, expected) values (?, ?)", importId, (long)letters.Count);
+        ImportsTable.Start(session, importId, letters.Count);
         foreach (var letter in letters)
         {
             letter.ReplayedAt = now;

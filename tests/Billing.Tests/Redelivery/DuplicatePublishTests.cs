@@ -113,13 +113,7 @@ public class DuplicatePublishTests(ITestOutputHelper output)
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var cmd = new NpgsqlCommand("select accepted, duplicates, rejected from billing.imports where id = @id", connection);
-            cmd.Parameters.AddWithValue("id", importId);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            await reader.ReadAsync();
-            var counts = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            var counts = await Billing.Metering.Ingestion.ImportsTable.CountsAsync(connectionString, importId, CancellationToken.None);
             if (counts.Item1 + counts.Item2 + counts.Item3 >= expected) return counts;
             if (deadline.Elapsed > timeout)
                 throw new TimeoutException($"import {importId}: {counts} decided of {expected} after {timeout}");

@@ -192,7 +192,7 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
     {
         try
         {
-            return await ScalarAsync(connectionString, "select coalesce(sum(accepted + duplicates + rejected), 0) from billing.imports");
+            return await ScalarAsync(connectionString, "select coalesce(sum(accepted + duplicates + rejected), 0)::bigint from billing.import_decisions");
         }
         catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
         {
@@ -202,15 +202,9 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
 
     static async Task<List<ImportRow>> ImportsAsync(string connectionString)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
         // Import ids are UUIDv7: ordered by creation.
-        await using var cmd = new NpgsqlCommand("select id, expected, accepted, duplicates, rejected from billing.imports order by id", connection);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        var rows = new List<ImportRow>();
-        while (await reader.ReadAsync())
-            rows.Add(new ImportRow(reader.GetGuid(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
-        return rows;
+        return (await Billing.Metering.Ingestion.ImportsTable.AllAsync(connectionString, CancellationToken.None))
+            .Select(r => new ImportRow(r.Id, r.Expected, r.Accepted, r.Duplicates, r.Rejected)).ToList();
     }
 
     static Task<long> ScalarAsync(string connectionString, string sql) => DuplicatePublishTests.ScalarAsync(connectionString, sql);
