@@ -397,9 +397,9 @@ public static partial class RecordParser
         return true;
     }
 
-    // The identifier patterns, checked by hand instead of by regex. Each says which regex it is
-    // exactly: .NET's `$` also matches before a final "\n", so a value may end in one newline
-    // (which it then keeps), as it always could.
+    // The identifier patterns, checked by hand instead of by regex; each says which pattern it is,
+    // anchored at the very end: an id ending in a newline is not the same id and is refused (the
+    // regexes' `$` let one final "\n" through, so "vpce-…\n" was a second endpoint).
 
     /// <summary>^[0-9]{12}$</summary>
     static bool IsAccountId(string value)
@@ -451,7 +451,7 @@ public static partial class RecordParser
         return words > 0 && i < s.Length && s[i] == '-' && i + 1 < s.Length && AllIn(s[(i + 1)..], '0', '9');
     }
 
-    static ReadOnlySpan<char> Anchored(string s) => s.EndsWith('\n') ? s.AsSpan(0, s.Length - 1) : s;
+    static ReadOnlySpan<char> Anchored(string s) => s;
 
     static bool IsPrefixedHex(ReadOnlySpan<char> s, string prefix)
     {

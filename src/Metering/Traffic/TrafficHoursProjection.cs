@@ -12,8 +12,11 @@ namespace Billing.Metering;
 /// </summary>
 public sealed partial class TrafficHoursProjection : EventProjection
 {
+    public const string ProjectionName = "TrafficHours";
+
     public TrafficHoursProjection()
     {
+        Name = ProjectionName;
         SchemaObjects.Add(TrafficHoursTable.Definition());
         Options.DeleteDataInTableOnTeardown(TrafficHoursTable.Name);
     }

@@ -7,6 +7,9 @@ using NodaTime.Text;
 
 namespace Billing.Tests.Rules;
 
+// The identifier patterns end in \z here, not $: the one intended difference from the parser as it
+// was (whose $ let an id with one trailing newline through as a different id).
+
 /// <summary>
 /// The record parser as it was before the single pass (JsonDocument, then a walk of the DOM), kept
 /// word for word as the reference that <see cref="RecordParserSinglePassTests"/> compares the
@@ -114,12 +117,12 @@ public static partial class ReferenceRecordParser
 
     static ParseResult Fail(RecordError error, string? id) => new(null, error, id);
 
-    [GeneratedRegex("^[0-9]{12}$")] private static partial Regex AccountIdPattern();
-    [GeneratedRegex("^vpce-[0-9a-f]{8,17}$")] private static partial Regex EndpointIdPattern();
-    [GeneratedRegex("^vpc-[0-9a-f]{8,17}$")] private static partial Regex VpcIdPattern();
-    [GeneratedRegex("^[a-z]{2,4}(-[a-z]+)+-[0-9]+$")] private static partial Regex RegionPattern();
-    [GeneratedRegex("^[a-z]{3,8}[0-9]+-az[0-9]+$")] private static partial Regex AzIdPattern();
-    [GeneratedRegex("^[A-Z]{2}$")] private static partial Regex CountryPattern();
+    [GeneratedRegex("^[0-9]{12}\\z")] private static partial Regex AccountIdPattern();
+    [GeneratedRegex("^vpce-[0-9a-f]{8,17}\\z")] private static partial Regex EndpointIdPattern();
+    [GeneratedRegex("^vpc-[0-9a-f]{8,17}\\z")] private static partial Regex VpcIdPattern();
+    [GeneratedRegex("^[a-z]{2,4}(-[a-z]+)+-[0-9]+\\z")] private static partial Regex RegionPattern();
+    [GeneratedRegex("^[a-z]{3,8}[0-9]+-az[0-9]+\\z")] private static partial Regex AzIdPattern();
+    [GeneratedRegex("^[A-Z]{2}\\z")] private static partial Regex CountryPattern();
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?([+-]\d{2}:?\d{2})$")] private static partial Regex OffsetInstantPattern();
 
     /// <summary>Reads fields, keeping the first error; later reads after an error are no-ops.</summary>
