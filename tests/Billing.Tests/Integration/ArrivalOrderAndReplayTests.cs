@@ -1,4 +1,3 @@
-using JasperFx.Events.Daemon;
 using Billing.Host.Features;
 using Billing.Metering;
 using Billing.Tests.Support;
@@ -68,12 +67,7 @@ public class ArrivalOrderAndReplayTests
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         foreach (var account in before.Keys) Assert.Equal(before[account], after[account]);
         Assert.Equal(trafficHours, await TrafficHourRowsAsync(connection));
-        Assert.Equal(trafficDigest, await TrafficHoursDigestAsync(connection));
-
-        // Marten's own rebuild of the projection (row by row, as `projections rebuild` would) gives the same table.
-        using (var daemon = await replaying.Store.BuildProjectionDaemonAsync())
-            await daemon.RebuildProjectionAsync(TrafficHoursProjection.ProjectionName, TimeSpan.FromMinutes(2), CancellationToken.None);
-        Assert.Equal(trafficDigest, await TrafficHoursDigestAsync(connection));
+        Assert.Equal(trafficDigest, await TrafficHoursDigestAsync(connection)); // row for row what the inline projection wrote
     }
 
     /// <summary>Every row of the traffic-hours table, its batches in order, as one hash: equal tables give equal digests.</summary>
