@@ -15,9 +15,12 @@ public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnl
     }
 
     IEnumerable<IUsageRecord> Valid => Parsed.Where(p => p.IsValid).Select(p => p.Record!);
-    public IReadOnlyList<string> RecordIds => Valid.Select(r => r.Id).Distinct().ToList();
-    public IReadOnlyList<string> EndpointIds => Valid.OfType<IEndpointRecord>().Select(r => r.EndpointId).Distinct().ToList();
-    public IReadOnlyList<string> AccountIds => Valid.Select(r => r switch
+
+    // Each read several times per batch (partitions, locks, loads): listed once.
+    IReadOnlyList<string>? _recordIds, _endpointIds, _accountIds;
+    public IReadOnlyList<string> RecordIds => _recordIds ??= Valid.Select(r => r.Id).Distinct().ToList();
+    public IReadOnlyList<string> EndpointIds => _endpointIds ??= Valid.OfType<IEndpointRecord>().Select(r => r.EndpointId).Distinct().ToList();
+    public IReadOnlyList<string> AccountIds => _accountIds ??= Valid.Select(r => r switch
     {
         AccountOpened a => a.AccountId,
         AccountAddressChanged a => a.AccountId,
