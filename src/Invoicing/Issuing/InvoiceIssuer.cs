@@ -22,8 +22,8 @@ public sealed record AccountCharges(string AccountId, AccountUsage Usage, IReadO
 /// usage and the adjustments for earlier closed periods, take the next gapless numbers of the year of
 /// issue, render each PDF once, and append <see cref="InvoiceIssued"/> to each invoice's own stream.
 /// Issuing is idempotent: an account that already has its invoice for the period gets nothing new.
-/// The counter row is locked for the rest of the transaction, so numbers are gapless and unique
-/// across processes (a rolled-back issue gives its numbers back). Everything that does not depend on
+/// Numbers are taken as <see cref="InvoiceNumber"/> says (the year's counter locked for the rest of
+/// the transaction: gapless and unique across processes). Everything that does not depend on
 /// the number (reading, pricing) happens before the lock; under it, only the numbers, the documents
 /// that print them (JSON, PDFs rendered in parallel) and the writes.
 /// </summary>
@@ -73,8 +73,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
         await session.BeginTransactionAsync(ct);
         var connection = (NpgsqlConnection)session.Connection!;
         var issuedAt = clock.GetCurrentInstant();
-        var year = issuedAt.InUtc().Year;
-        var last = await LockCounterAsync(connection, year, ct);
+        var numbers = await InvoiceNumbers.LockAsync(connection, issuedAt.InUtc().Year, ct);
 
         // Checked under the counter lock: a concurrent issuer of the same invoice has committed by now.
         var keys = due.Select(d => IssuedInvoice.StreamKey(d.Content.AccountId, period.ToString())).ToArray();
@@ -89,9 +88,8 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
                 results[index] = new(content.AccountId, period.ToString(), issued.GetValueOrDefault(key)?.Number, "already issued");
                 continue;
             }
-            var number = InvoiceNumber.Format(year, last + invoices.Count + 1);
             var address = profile.AddressAt(period.End - Duration.Epsilon);
-            invoices.Add((index, Invoice.Issue(content, number, profile.Name, address, issuedAt)));
+            invoices.Add((index, Invoice.Issue(content, numbers.Next(), profile.Name, address, issuedAt)));
         }
         if (invoices.Count == 0) return results.Select(r => r!).ToList();
 
@@ -99,7 +97,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
         var pdfs = new byte[invoices.Count][];
         Parallel.For(0, invoices.Count, new ParallelOptions { CancellationToken = ct }, i => pdfs[i] = InvoicePdf.Render(invoices[i].Invoice, seller));
 
-        session.QueueSqlCommand($"update {Schema}.invoice_counters set last_number = ? where year = ?", last + invoices.Count, year);
+        numbers.Save(session);
         for (var i = 0; i < invoices.Count; i++)
         {
             var (index, invoice) = invoices[i];
@@ -110,18 +108,6 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
             results[index] = new(invoice.AccountId, period.ToString(), invoice.Number, "issued", invoice.Total);
         }
         return results.Select(r => r!).ToList();
-    }
-
-    static async Task<int> LockCounterAsync(NpgsqlConnection connection, int year, CancellationToken ct)
-    {
-        await using (var ensure = new NpgsqlCommand($"insert into {Schema}.invoice_counters (year, last_number) values (@year, 0) on conflict do nothing", connection))
-        {
-            ensure.Parameters.AddWithValue("year", year);
-            await ensure.ExecuteNonQueryAsync(ct);
-        }
-        await using var select = new NpgsqlCommand($"select last_number from {Schema}.invoice_counters where year = @year for update", connection);
-        select.Parameters.AddWithValue("year", year);
-        return Convert.ToInt32(await select.ExecuteScalarAsync(ct));
     }
 
     /// <summary>Which of the invoice streams exist (one query for the whole batch).</summary>

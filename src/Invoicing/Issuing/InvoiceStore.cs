@@ -14,10 +14,7 @@ public static class InvoiceStore
         opts.Schema.For<IssuedInvoice>().Index(x => x.Number, i => i.IsUnique = true).Index(x => x.Period);
         opts.Schema.For<ClosedPeriod>();
 
-        var counters = new Table($"{InvoiceIssuer.Schema}.invoice_counters");
-        counters.AddColumn<int>("year").AsPrimaryKey();
-        counters.AddColumn<int>("last_number").NotNull();
-        opts.Storage.ExtendedSchemaObjects.Add(counters);
+        opts.Storage.ExtendedSchemaObjects.Add(InvoiceNumber.Counters());
 
         var pdfs = new Table($"{InvoiceIssuer.Schema}.invoice_pdfs");
         pdfs.AddColumn("number", "text").AsPrimaryKey();

@@ -1,0 +1,74 @@
+using Billing.Invoicing;
+using Billing.Tests.Support;
+using Marten;
+using Npgsql;
+using Xunit;
+
+namespace Billing.Tests.Issuing;
+
+/// <summary>How an invoice gets its number (InvoiceNumber.cs), on a real PostgreSQL: gapless, unique across transactions, given back on rollback.</summary>
+public sealed class InvoiceNumberTests
+{
+    const int Year = 2031; // a year no other test issues in
+
+    [Fact]
+    public async Task A_rolled_back_issue_gives_its_numbers_back_and_a_second_issuer_waits_for_the_first()
+    {
+        await using var host = await BillingTestHost.StartAsync();
+        var ct = CancellationToken.None;
+
+        // Taken, then rolled back (the session is disposed without saving): the numbers return.
+        await using (var rolledBack = host.Store.LightweightSession())
+        {
+            var numbers = await LockAsync(rolledBack, ct);
+            Assert.Equal(["INV-2031-000001", "INV-2031-000002"], new[] { numbers.Next(), numbers.Next() });
+            numbers.Save(rolledBack);
+        }
+
+        await using var first = host.Store.LightweightSession();
+        var firstNumbers = await LockAsync(first, ct);
+        Assert.Equal(["INV-2031-000001", "INV-2031-000002"], new[] { firstNumbers.Next(), firstNumbers.Next() });
+        firstNumbers.Save(first);
+
+        // A second issuer asks while the first holds the year's lock: it waits (seen in pg_locks), then continues the sequence.
+        await using var second = host.Store.LightweightSession();
+        var secondLock = LockAsync(second, ct);
+        await WaitForAsync(async () => await WaitingLocksAsync(host.Settings.ConnectionString) == 1);
+        Assert.False(secondLock.IsCompleted);
+        await first.SaveChangesAsync(ct);
+        var secondNumbers = await secondLock;
+        Assert.Equal("INV-2031-000003", secondNumbers.Next());
+        secondNumbers.Save(second);
+        await second.SaveChangesAsync(ct);
+
+        await using var check = new NpgsqlConnection(host.Settings.ConnectionString);
+        await check.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand($"select last_number from {InvoiceNumber.CountersTable} where year = {Year}", check);
+        Assert.Equal(3, (int)(await cmd.ExecuteScalarAsync(ct))!);
+    }
+
+    static async Task<InvoiceNumbers> LockAsync(IDocumentSession session, CancellationToken ct)
+    {
+        await session.BeginTransactionAsync(ct);
+        return await InvoiceNumbers.LockAsync((NpgsqlConnection)session.Connection!, Year, ct);
+    }
+
+    static async Task<long> WaitingLocksAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand("select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid where not l.granted and a.datname = current_database()", connection);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Polls a condition the database reports (no fixed sleep): up to 30 s.</summary>
+    static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the second issuer never waited for the year's lock");
+            await Task.Delay(20);
+        }
+    }
+}
