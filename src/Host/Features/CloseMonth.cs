@@ -103,8 +103,8 @@ public static class IssueInvoiceHandler
     {
         var outgoing = new OutgoingMessages();
         foreach (var result in results)
-            if (result is { Outcome: "issued", Number: { } number, Total: { } total })
-                outgoing.Add(new InvoiceIssuedNotice(number, result.AccountId, result.Period, total, "USD"));
+            if (result.Outcome is IssueOutcome.Issued issued)
+                outgoing.Add(new InvoiceIssuedNotice(issued.Number, result.AccountId, result.Period, issued.Total, "USD"));
         return outgoing;
     }
 }

@@ -7,8 +7,46 @@ using Npgsql;
 
 namespace Billing.Invoicing.Issuing;
 
+/// <summary>What became of asking for one account's invoice of one period: a closed set of cases.</summary>
+public abstract record IssueOutcome
+{
+    IssueOutcome() { }
+
+    public sealed record Issued(string Number, decimal Total) : IssueOutcome
+    {
+        public override string ToString() => "issued";
+    }
+
+    /// <summary>Another close (or an earlier one) issued it; the number is that invoice's.</summary>
+    public sealed record AlreadyIssued(string? Number) : IssueOutcome
+    {
+        public override string ToString() => "already issued";
+    }
+
+    /// <summary>Not yet: asked again by the next close.</summary>
+    public sealed record Waiting(string Reason) : IssueOutcome
+    {
+        public override string ToString() => $"waiting: {Reason}";
+    }
+
+    public sealed record NothingToInvoice : IssueOutcome
+    {
+        public override string ToString() => "nothing to invoice";
+    }
+}
+
 /// <summary>The outcome of asking for one account's invoice of one period.</summary>
-public sealed record IssueResult(string AccountId, string Period, string? Number, string Outcome, decimal? Total = null);
+public sealed record IssueResult(string AccountId, string Period, IssueOutcome Outcome)
+{
+    public string? Number => Outcome switch
+    {
+        IssueOutcome.Issued i => i.Number,
+        IssueOutcome.AlreadyIssued a => a.Number,
+        _ => null,
+    };
+
+    public decimal? Total => Outcome is IssueOutcome.Issued i ? i.Total : null;
+}
 
 /// <summary>
 /// What a close computed for one account's invoice of its period: the account's usage and the
@@ -35,7 +73,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
     public async Task<IssueResult> IssueAsync(IDocumentSession session, string accountId, BillingPeriod period, CancellationToken ct)
     {
         if (await session.LoadAsync<AccountProfile>(accountId, ct) is null)
-            return new(accountId, period.ToString(), null, "waiting: the account is not opened yet");
+            return new(accountId, period.ToString(), new IssueOutcome.Waiting("the account is not opened yet"));
         var usage = await UsageQueries.ForAccountAsync(session, accountId, period, late.Window, ct);
         var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).Adjustments.GetValueOrDefault(accountId);
         return (await IssueAsync(session, period, [new AccountCharges(accountId, usage, adjustments ?? [])], ct)).Single();
@@ -61,11 +99,11 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
                 throw new ArgumentException($"account {accountId} appears twice among the charges", nameof(accounts));
             if (!profiles.TryGetValue(accountId, out var profile))
             {
-                results[i] = new(accountId, period.ToString(), null, "waiting: the account is not opened yet");
+                results[i] = new(accountId, period.ToString(), new IssueOutcome.Waiting("the account is not opened yet"));
                 continue;
             }
             var content = InvoiceCalculator.Calculate(usage, priceBook, profile.AddressAt(period.End - Duration.Epsilon).Country, adjustments);
-            if (!content.IsDue) results[i] = new(accountId, period.ToString(), null, "nothing to invoice");
+            if (!content.IsDue) results[i] = new(accountId, period.ToString(), new IssueOutcome.NothingToInvoice());
             else due.Add((i, profile, content));
         }
         if (due.Count == 0) return results.Select(r => r!).ToList();
@@ -85,7 +123,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
             var key = IssuedInvoice.StreamKey(content.AccountId, period.ToString());
             if (existing.Contains(key))
             {
-                results[index] = new(content.AccountId, period.ToString(), issued.GetValueOrDefault(key)?.Number, "already issued");
+                results[index] = new(content.AccountId, period.ToString(), new IssueOutcome.AlreadyIssued(issued.GetValueOrDefault(key)?.Number));
                 continue;
             }
             var address = profile.AddressAt(period.End - Duration.Epsilon);
@@ -105,7 +143,7 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
             session.Events.StartStream<IssuedInvoice>(IssuedInvoice.StreamKey(invoice.AccountId, period.ToString()),
                 new InvoiceIssued(invoice.Number, invoice.AccountId, period.ToString(), issuedAt, invoice.Total, InvoiceJson.Write(invoice),
                     Convert.ToHexStringLower(SHA256.HashData(pdfs[i]))));
-            results[index] = new(invoice.AccountId, period.ToString(), invoice.Number, "issued", invoice.Total);
+            results[index] = new(invoice.AccountId, period.ToString(), new IssueOutcome.Issued(invoice.Number, invoice.Total));
         }
         return results.Select(r => r!).ToList();
     }
