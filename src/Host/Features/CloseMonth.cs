@@ -10,16 +10,16 @@ using Wolverine;
 namespace Billing.Host.Features;
 
 /// <summary>Close a billing period: issue every due invoice of it, exactly once.</summary>
-public sealed record ClosePeriod(string Period);
+public sealed record ClosePeriod(BillingPeriod Period);
 
 /// <summary>Issue one account's invoice for one period, reading its usage afresh (invoices owed for earlier periods).</summary>
-public sealed record IssueInvoice(string AccountId, string Period);
+public sealed record IssueInvoice(string AccountId, BillingPeriod Period);
 
 /// <summary>
 /// Issue a period's invoices for a group of accounts (one durable message per group), priced from
 /// the usage and adjustments the close computed once for the whole period.
 /// </summary>
-public sealed record IssueInvoices(string Period, IReadOnlyList<AccountCharges> Accounts);
+public sealed record IssueInvoices(BillingPeriod Period, IReadOnlyList<AccountCharges> Accounts);
 
 /// <summary>The recurring tick: close every period whose end + grace has passed.</summary>
 public sealed record CloseDuePeriods;
@@ -61,7 +61,7 @@ public static class ClosePeriodHandler
     /// </summary>
     public static async Task<OutgoingMessages> Handle(ClosePeriod command, IDocumentSession session, PriceBook priceBook, LateAdjustments late, IClock clock, CancellationToken ct)
     {
-        var period = BillingPeriod.Parse(command.Period);
+        var period = command.Period;
         var now = clock.GetCurrentInstant();
         // A frozen period is never invoiced for the first time (spec 8); the CLI says so before asking.
         if (late.Window.IsFrozen(period, now)) return new OutgoingMessages();
@@ -83,10 +83,10 @@ public static class ClosePeriodHandler
 
         var outgoing = new OutgoingMessages();
         foreach (var group in due.Chunk(Closing.AccountsPerMessage))
-            outgoing.Add(new IssueInvoices(period.ToString(), group.Select(a => new AccountCharges(a,
+            outgoing.Add(new IssueInvoices(period, group.Select(a => new AccountCharges(a,
                 usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period),
                 lateCharges.Adjustments.GetValueOrDefault(a) ?? [])).ToList()));
-        foreach (var (account, earlier) in lateCharges.OwedInvoices) outgoing.Add(new IssueInvoice(account, earlier.ToString()));
+        foreach (var (account, earlier) in lateCharges.OwedInvoices) outgoing.Add(new IssueInvoice(account, earlier));
         return outgoing;
     }
 }
@@ -95,7 +95,7 @@ public static class IssueInvoiceHandler
 {
     public static async Task<OutgoingMessages> Handle(IssueInvoice command, IDocumentSession session, InvoiceIssuer issuer, CancellationToken ct)
     {
-        var result = await issuer.IssueAsync(session, command.AccountId, BillingPeriod.Parse(command.Period), ct);
+        var result = await issuer.IssueAsync(session, command.AccountId, command.Period, ct);
         return Notices([result]);
     }
 
@@ -113,7 +113,7 @@ public static class IssueInvoicesHandler
 {
     public static async Task<OutgoingMessages> Handle(IssueInvoices command, IDocumentSession session, InvoiceIssuer issuer, CancellationToken ct)
     {
-        var results = await issuer.IssueAsync(session, BillingPeriod.Parse(command.Period), command.Accounts, ct);
+        var results = await issuer.IssueAsync(session, command.Period, command.Accounts, ct);
         return IssueInvoiceHandler.Notices(results);
     }
 }
@@ -127,7 +127,7 @@ public static class CloseDuePeriodsHandler
         var outgoing = new OutgoingMessages();
         for (var period = BillingPeriod.Of(now); period >= settings.LateWindow.OldestOpen(now); period = period.Previous)
             if (Closing.IsDue(period, now, settings.CloseGrace) && await session.LoadAsync<ClosedPeriod>(period.ToString(), ct) is null)
-                outgoing.Add(new ClosePeriod(period.ToString()));
+                outgoing.Add(new ClosePeriod(period));
         return outgoing;
     }
 }
@@ -155,7 +155,7 @@ public static class CloseCommand
         var clock = services.GetRequiredService<IClock>();
         var started = clock.GetCurrentInstant();
         using (var scope = services.CreateScope())
-            await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period.ToString()), ct, TimeSpan.FromMinutes(30));
+            await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period), ct, TimeSpan.FromMinutes(30));
 
         // The close recorded which accounts it asked invoices for; wait for each of them.
         List<string> due;

@@ -88,7 +88,7 @@ public class InvoicingTests
         await Task.WhenAll(
             CloseCommand.CloseAsync(first.Services, October, CancellationToken.None),
             CloseCommand.CloseAsync(second.Services, October, CancellationToken.None),
-            first.Services.GetRequiredService<IMessageBus>().PublishAsync(new ClosePeriod("2026-10")).AsTask());
+            first.Services.GetRequiredService<IMessageBus>().PublishAsync(new ClosePeriod(new BillingPeriod(2026, 10))).AsTask());
         await CloseCommand.CloseAsync(second.Services, October, CancellationToken.None);
         await Task.Delay(1000); // let any straggling duplicate IssueInvoice messages be handled
 

@@ -22,7 +22,7 @@ public class IssueInvoicesMessageTests
             [new CrossAzUsage("eu-west-1", 536_870_912m)]);
         var adjustment = InvoiceLine.Adjustment(new BillingPeriod(2026, 9),
             InvoiceLine.DataProcessing("us-east-1", "Interface", 1, 4.000000000m, 0.01m), 4.000000000m, 0.04m);
-        var message = new IssueInvoices("2026-10", [new AccountCharges("111122223333", usage, [adjustment])]);
+        var message = new IssueInvoices(new BillingPeriod(2026, 10), [new AccountCharges("111122223333", usage, [adjustment])]);
 
         // Wolverine's serializer settings (BillingHost): System.Text.Json with NodaTime.
         var options = new JsonSerializerOptions().ConfigureForNodaTime(DateTimeZoneProviders.Tzdb);
