@@ -1,0 +1,63 @@
+using Billing.Invoicing;
+using Billing.Invoicing.Issuing;
+using Billing.Metering;
+using Billing.Metering.Accounts;
+using Marten;
+using Marten.Events;
+using NodaTime;
+using Wolverine;
+
+namespace Billing.Host.Features;
+
+/// <summary>`billing close --period YYYY-MM`: closes a period now, ignoring the grace period, and waits for every invoice.</summary>
+public static class CloseCommand
+{
+    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    {
+        var text = args.Option("period") ?? throw new CliException("usage: billing close --period YYYY-MM");
+        if (!BillingPeriod.TryParse(text, out var period)) throw new CliException($"'{text}' is not a billing period like 2026-10 (YYYY-MM)");
+        var window = services.GetRequiredService<BillingSettings>().LateWindow;
+        var now = services.GetRequiredService<IClock>().GetCurrentInstant();
+        if (window.IsFrozen(period, now))
+            throw new CliException($"{period} is frozen: it is older than the late window ({window.Periods} periods; the oldest open period is {window.OldestOpen(now)}), so it is never invoiced for the first time");
+        var issued = await CloseAsync(services, period, ct);
+        Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
+        return 0;
+    }
+
+    /// <summary>Closes the period through the bus and waits until every due invoice is issued; returns the period's invoices.</summary>
+    public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        var clock = services.GetRequiredService<IClock>();
+        var started = clock.GetCurrentInstant();
+        using (var scope = services.CreateScope())
+            await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period), ct, TimeSpan.FromMinutes(30));
+
+        // The close recorded which accounts it asked invoices for; wait for each of them.
+        List<string> due;
+        await using (var session = store.QuerySession())
+        {
+            var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct);
+            due = closed is not null && closed.LastClosedAt >= started ? closed.AccountsDue : [];
+        }
+
+        var progress = new TerminalProgress($"closing {period}", due.Count);
+        while (true)
+        {
+            await using var session = store.QuerySession();
+            // Polls the accounts invoiced so far (not the invoices themselves: with thousands of them that was most of the work).
+            var issued = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct))
+                .ToHashSet(StringComparer.Ordinal);
+            var done = due.Count(issued.Contains);
+            progress.Report(done, "invoices issued");
+            if (done >= due.Count)
+            {
+                progress.Done(done, "invoices issued");
+                var invoices = await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct);
+                return invoices.OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+            }
+            await Task.Delay(250, ct);
+        }
+    }
+}
