@@ -28,6 +28,9 @@ public static class BillingHost
     public const string IngestQueue = "usage_partition";
     public const string InvoicingQueue = "invoicing";
 
+    /// <summary>The PDFs of invoices just issued are rendered from here, after the numbers' lock is let go.</summary>
+    public const string InvoicePdfsQueue = "invoice_pdfs";
+
     /// <summary>Downstream consumers listen here for <see cref="InvoiceIssuedNotice"/>.</summary>
     public const string InvoiceIssuedQueue = "invoice_issued";
 
@@ -49,8 +52,6 @@ public static class BillingHost
         builder.Services.AddSingleton(partitions);
         builder.Services.AddSingleton<TimelineCaches>();
         builder.Services.AddSingleton(Seller);
-        builder.Services.AddSingleton(new LateAdjustments(priceBook, lateWindow));
-        builder.Services.AddSingleton<InvoiceIssuer>();
 
         builder.Services.AddMarten(opts =>
             {
@@ -75,6 +76,8 @@ public static class BillingHost
             opts.PublishMessage<IssueInvoice>().ToPostgresqlQueue(InvoicingQueue);
             opts.PublishMessage<IssueInvoices>().ToPostgresqlQueue(InvoicingQueue);
             opts.ListenToPostgresqlQueue(InvoicingQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
+            opts.PublishMessage<RenderInvoicePdfs>().ToPostgresqlQueue(InvoicePdfsQueue);
+            opts.ListenToPostgresqlQueue(InvoicePdfsQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
             if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");

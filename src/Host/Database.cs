@@ -44,9 +44,9 @@ sealed class InvoicePdfStorage(BillingSettings settings) : IHostedService
         await using var connection = new NpgsqlConnection(settings.ConnectionString);
         await connection.OpenAsync(ct);
         await using var check = new NpgsqlCommand(
-            $"select attstorage::text from pg_attribute where attrelid = to_regclass('{Billing.Invoicing.Issuing.InvoiceIssuer.Schema}.invoice_pdfs') and attname = 'pdf'", connection);
+            $"select attstorage::text from pg_attribute where attrelid = to_regclass('{Billing.Invoicing.Issuing.InvoicePdfsTable.Name}') and attname = 'pdf'", connection);
         if (await check.ExecuteScalarAsync(ct) is not string storage || storage == "e") return;
-        await using var alter = new NpgsqlCommand($"alter table {Billing.Invoicing.Issuing.InvoiceIssuer.Schema}.invoice_pdfs alter column pdf set storage external", connection);
+        await using var alter = new NpgsqlCommand($"alter table {Billing.Invoicing.Issuing.InvoicePdfsTable.Name} alter column pdf set storage external", connection);
         await alter.ExecuteNonQueryAsync(ct);
     }
 

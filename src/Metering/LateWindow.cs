@@ -25,6 +25,12 @@ public sealed record LateWindow(int Periods)
 
     public bool IsFrozen(BillingPeriod period, Instant now) => period < OldestOpen(now);
 
+    /// <summary>The periods open at <paramref name="now"/>, from the current one back to <see cref="OldestOpen"/>.</summary>
+    public IEnumerable<BillingPeriod> OpenPeriods(Instant now)
+    {
+        for (var period = BillingPeriod.Of(now); period >= OldestOpen(now); period = period.Previous) yield return period;
+    }
+
     /// <summary>
     /// Whether a fact recorded at <paramref name="recordedAt"/> counts in the charges of
     /// <paramref name="period"/>: only if the period was open then. Facts stored before the service

@@ -25,7 +25,7 @@ public static class CloseCommand
         return 0;
     }
 
-    /// <summary>Closes the period through the bus and waits until every due invoice is issued; returns the period's invoices.</summary>
+    /// <summary>Closes the period through the bus and waits until every due invoice is issued with its PDF; returns the period's invoices.</summary>
     public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
@@ -35,7 +35,7 @@ public static class CloseCommand
             await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period), ct, TimeSpan.FromMinutes(30));
 
         // The close recorded which accounts it asked invoices for; wait for each of them.
-        List<string> due;
+        IReadOnlyList<string> due;
         await using (var session = store.QuerySession())
         {
             var closed = await session.LoadAsync<ClosedPeriod>(period.ToString(), ct);
@@ -46,8 +46,8 @@ public static class CloseCommand
         while (true)
         {
             await using var session = store.QuerySession();
-            // Polls the accounts invoiced so far (not the invoices themselves: with thousands of them that was most of the work).
-            var issued = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct))
+            // Polls the accounts invoiced so far, PDF stored (not the invoices themselves: with thousands of them that was most of the work).
+            var issued = (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString() && x.PdfSha256 != "").Select(x => x.AccountId).ToListAsync(ct))
                 .ToHashSet(StringComparer.Ordinal);
             var done = due.Count(issued.Contains);
             progress.Report(done, "invoices issued");

@@ -1,3 +1,4 @@
+using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Marten;
 using NodaTime;
@@ -47,7 +48,7 @@ public static class Demo
         Directory.CreateDirectory(pdfDir);
         foreach (var invoice in invoices)
             await File.WriteAllBytesAsync(Path.Combine(pdfDir, $"{invoice.Number}.pdf"),
-                await Billing.Invoicing.Issuing.InvoiceIssuer.PdfAsync(session, invoice.Number, ct) ?? [], ct);
+                await InvoicePdfsTable.ReadAsync(session, invoice.Number, ct) ?? [], ct);
         Console.WriteLine($"Invoices for {period} (PDFs in {pdfDir})");
         QueryInvoices.PrintTable(invoices);
         return 0;

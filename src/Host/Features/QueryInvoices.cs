@@ -22,8 +22,14 @@ public static class QueryInvoices
         });
         app.MapGet("/api/invoices/{number}", async (string number, IQuerySession session, CancellationToken ct) =>
             await FindAsync(session, number, ct) is { } invoice ? Results.Text(invoice.Json, "application/json") : NotFound(number));
-        app.MapGet("/api/invoices/{number}/pdf", async (string number, IQuerySession session, CancellationToken ct) =>
-            await InvoiceIssuer.PdfAsync(session, number, ct) is { } pdf ? Results.File(pdf, "application/pdf", $"{number}.pdf") : NotFound(number));
+        app.MapGet("/api/invoices/{number}/pdf", async (string number, HttpResponse response, IQuerySession session, CancellationToken ct) =>
+        {
+            if (await InvoicePdfsTable.ReadAsync(session, number, ct) is { } pdf) return Results.File(pdf, "application/pdf", $"{number}.pdf");
+            if (await FindAsync(session, number, ct) is null) return NotFound(number);
+            // Issued a moment ago: its PDF is rendered just after the invoice is committed.
+            response.Headers.RetryAfter = "1";
+            return Results.Json(new { error = $"the PDF of invoice {number} is being rendered; try again in a second" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
     }
 
     static IResult NotFound(string number) => Results.NotFound(new { error = $"no invoice numbered '{number}'" });
@@ -68,7 +74,7 @@ public static class QueryInvoices
             throw new CliException("usage: billing invoice pdf NUMBER --out FILE");
         if (!InvoiceNumber.TryParse(number, out _, out _)) throw new CliException($"'{number}' is not an invoice number like INV-2026-000042");
         await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
-        var pdf = await InvoiceIssuer.PdfAsync(session, number, ct) ?? throw new CliException($"no invoice numbered '{number}'");
+        var pdf = await InvoicePdfsTable.ReadAsync(session, number, ct) ?? throw new CliException($"no invoice numbered '{number}'");
         await File.WriteAllBytesAsync(file, pdf, ct);
         Console.WriteLine($"wrote {file} ({pdf.Length:N0} bytes)");
         return 0;

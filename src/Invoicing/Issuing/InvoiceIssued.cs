@@ -1,3 +1,4 @@
+using Billing.Metering;
 using JasperFx.Events;
 using NodaTime;
 
@@ -10,7 +11,14 @@ namespace Billing.Invoicing.Issuing;
 /// </summary>
 public sealed record InvoiceIssued(string Number, string AccountId, string Period, Instant IssuedAt, decimal Total, string Json, string PdfSha256);
 
-/// <summary>An issued invoice as read by the API and the CLI; immutable once written.</summary>
+/// <summary>
+/// An issued invoice's PDF was rendered and stored: the event that follows <see cref="InvoiceIssued"/>
+/// in the invoice's stream, since the PDF is rendered after the invoice's number is committed.
+/// Invoices issued before that (their <see cref="InvoiceIssued.PdfSha256"/> set) have none.
+/// </summary>
+public sealed record InvoicePdfRendered(string Number, string PdfSha256);
+
+/// <summary>An issued invoice as read by the API and the CLI; immutable once written, except that its PDF's hash arrives once, after it.</summary>
 public sealed class IssuedInvoice
 {
     public string Id { get; set; } = "";
@@ -22,7 +30,11 @@ public sealed class IssuedInvoice
     public string Json { get; set; } = "";
     public string PdfSha256 { get; set; } = "";
 
-    public static string StreamKey(string accountId, string period) => $"invoice/{accountId}/{period}";
+    /// <summary>Whether the PDF is stored yet: it is rendered just after the invoice is issued.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool HasPdf => PdfSha256.Length > 0;
+
+    public static string StreamKey(string accountId, BillingPeriod period) => $"invoice/{accountId}/{period}";
 
     public static IssuedInvoice Create(IEvent<InvoiceIssued> e) => new()
     {
@@ -35,4 +47,6 @@ public sealed class IssuedInvoice
         Json = e.Data.Json,
         PdfSha256 = e.Data.PdfSha256,
     };
+
+    public void Apply(InvoicePdfRendered e) => PdfSha256 = e.PdfSha256;
 }

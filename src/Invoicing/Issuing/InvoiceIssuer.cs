@@ -1,9 +1,6 @@
-using System.Security.Cryptography;
 using Billing.Metering;
 using Billing.Metering.Accounts;
-using Marten;
 using NodaTime;
-using Npgsql;
 
 namespace Billing.Invoicing.Issuing;
 
@@ -36,7 +33,7 @@ public abstract record IssueOutcome
 }
 
 /// <summary>The outcome of asking for one account's invoice of one period.</summary>
-public sealed record IssueResult(string AccountId, string Period, IssueOutcome Outcome)
+public sealed record IssueResult(string AccountId, BillingPeriod Period, IssueOutcome Outcome)
 {
     public string? Number => Outcome switch
     {
@@ -56,38 +53,31 @@ public sealed record IssueResult(string AccountId, string Period, IssueOutcome O
 public sealed record AccountCharges(string AccountId, AccountUsage Usage, IReadOnlyList<InvoiceLine> Adjustments);
 
 /// <summary>
-/// Issues invoices of one period inside the caller's Marten session (one transaction): price the
-/// usage and the adjustments for earlier closed periods, take the next gapless numbers of the year of
-/// issue, render each PDF once, and append <see cref="InvoiceIssued"/> to each invoice's own stream.
-/// Issuing is idempotent: an account that already has its invoice for the period gets nothing new.
-/// Numbers are taken as <see cref="InvoiceNumber"/> says (the year's counter locked for the rest of
-/// the transaction: gapless and unique across processes). Everything that does not depend on
-/// the number (reading, pricing) happens before the lock; under it, only the numbers, the documents
-/// that print them (JSON, PDFs rendered in parallel) and the writes.
+/// What issuing needs to know, read in the issuing transaction: the payers' profiles, the invoices of
+/// the period that exist already (read after the year's counter was locked, so a concurrent issuer
+/// of the same invoice has committed by then), the locked sequence and the instant of issue.
 /// </summary>
-public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjustments late, IClock clock)
+public sealed record IssuingState(
+    IReadOnlyDictionary<string, AccountProfile> Profiles,
+    IReadOnlyDictionary<string, string> IssuedNumbers,
+    NumberSequence Numbers,
+    Instant IssuedAt);
+
+/// <summary>The outcome per account (in the order asked), the invoices to issue, and the sequence after their numbers.</summary>
+public sealed record IssueDecision(IReadOnlyList<IssueResult> Results, IReadOnlyList<Invoice> Invoices, NumberSequence Numbers);
+
+/// <summary>
+/// How invoices are issued, as one pure decision: each account's charges priced (its usage and the
+/// adjustments for earlier periods) with the tax of its address at the period end; an account with an
+/// invoice of the period already, none opened, or nothing due gets none; the others get the next
+/// numbers of the locked sequence, in the order asked. Issuing twice is harmless: the second time
+/// every account is <see cref="IssueOutcome.AlreadyIssued"/>.
+/// </summary>
+public static class InvoiceIssuer
 {
-    public const string Schema = MeteringStore.Schema;
-
-    /// <summary>One account's invoice, its usage and adjustments read afresh from the event store's projections.</summary>
-    public async Task<IssueResult> IssueAsync(IDocumentSession session, string accountId, BillingPeriod period, CancellationToken ct)
+    public static IssueDecision Decide(BillingPeriod period, IReadOnlyList<AccountCharges> accounts, IssuingState state, PriceBook priceBook)
     {
-        if (await session.LoadAsync<AccountProfile>(accountId, ct) is null)
-            return new(accountId, period.ToString(), new IssueOutcome.Waiting("the account is not opened yet"));
-        var usage = await UsageQueries.ForAccountAsync(session, accountId, period, late.Window, ct);
-        var adjustments = (await late.ForInvoicesOfAsync(session, period, accountId, ct)).Adjustments.GetValueOrDefault(accountId);
-        return (await IssueAsync(session, period, [new AccountCharges(accountId, usage, adjustments ?? [])], ct)).Single();
-    }
-
-    /// <summary>
-    /// The invoices of <paramref name="period"/> for the given accounts, priced from the charges as
-    /// given, issued in one transaction in the order given (numbers follow that order).
-    /// </summary>
-    public async Task<IReadOnlyList<IssueResult>> IssueAsync(IDocumentSession session, BillingPeriod period, IReadOnlyList<AccountCharges> accounts, CancellationToken ct)
-    {
-        var results = new IssueResult?[accounts.Count];
-        var profiles = (await session.LoadManyAsync<AccountProfile>(ct, accounts.Select(a => a.AccountId).Distinct()))
-            .ToDictionary(p => p.Id);
+        var outcomes = new IssueOutcome[accounts.Count];
         var due = new List<(int Index, AccountProfile Profile, InvoiceContent Content)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < accounts.Count; i++)
@@ -97,72 +87,27 @@ public sealed class InvoiceIssuer(PriceBook priceBook, Seller seller, LateAdjust
                 throw new ArgumentException($"the charges of {accountId} hold {usage.AccountId}'s usage of {usage.Period}, not of {period}", nameof(accounts));
             if (!seen.Add(accountId))
                 throw new ArgumentException($"account {accountId} appears twice among the charges", nameof(accounts));
-            if (!profiles.TryGetValue(accountId, out var profile))
+            if (state.IssuedNumbers.TryGetValue(accountId, out var number)) outcomes[i] = new IssueOutcome.AlreadyIssued(number);
+            else if (!state.Profiles.TryGetValue(accountId, out var profile)) outcomes[i] = new IssueOutcome.Waiting("the account is not opened yet");
+            else
             {
-                results[i] = new(accountId, period.ToString(), new IssueOutcome.Waiting("the account is not opened yet"));
-                continue;
+                var content = InvoiceCalculator.Calculate(usage, priceBook, BillTo(profile, period).Country, adjustments);
+                if (content.IsDue) due.Add((i, profile, content));
+                else outcomes[i] = new IssueOutcome.NothingToInvoice();
             }
-            var content = InvoiceCalculator.Calculate(usage, priceBook, profile.AddressAt(period.End - Duration.Epsilon).Country, adjustments);
-            if (!content.IsDue) results[i] = new(accountId, period.ToString(), new IssueOutcome.NothingToInvoice());
-            else due.Add((i, profile, content));
         }
-        if (due.Count == 0) return results.Select(r => r!).ToList();
 
-        await session.BeginTransactionAsync(ct);
-        var connection = (NpgsqlConnection)session.Connection!;
-        var issuedAt = clock.GetCurrentInstant();
-        var numbers = await InvoiceNumbers.LockAsync(connection, issuedAt.InUtc().Year, ct);
-
-        // Checked under the counter lock: a concurrent issuer of the same invoice has committed by now.
-        var keys = due.Select(d => IssuedInvoice.StreamKey(d.Content.AccountId, period.ToString())).ToArray();
-        var existing = await ExistingStreamsAsync(connection, keys, ct);
-        var issued = existing.Count == 0 ? [] : (await session.LoadManyAsync<IssuedInvoice>(ct, existing)).ToDictionary(x => x.Id);
-        var invoices = new List<(int Index, Invoice Invoice)>();
-        foreach (var (index, profile, content) in due)
+        var (numbers, after) = state.Numbers.Take(due.Count);
+        var invoices = new Invoice[due.Count];
+        for (var d = 0; d < due.Count; d++)
         {
-            var key = IssuedInvoice.StreamKey(content.AccountId, period.ToString());
-            if (existing.Contains(key))
-            {
-                results[index] = new(content.AccountId, period.ToString(), new IssueOutcome.AlreadyIssued(issued.GetValueOrDefault(key)?.Number));
-                continue;
-            }
-            var address = profile.AddressAt(period.End - Duration.Epsilon);
-            invoices.Add((index, Invoice.Issue(content, numbers.Next(), profile.Name, address, issuedAt)));
+            var (index, profile, content) = due[d];
+            invoices[d] = Invoice.Issue(content, numbers[d], profile.Name, BillTo(profile, period), state.IssuedAt);
+            outcomes[index] = new IssueOutcome.Issued(invoices[d].Number, invoices[d].Total);
         }
-        if (invoices.Count == 0) return results.Select(r => r!).ToList();
-
-        // The numbers are printed on the PDFs, so they are rendered here, on every core at once.
-        var pdfs = new byte[invoices.Count][];
-        Parallel.For(0, invoices.Count, new ParallelOptions { CancellationToken = ct }, i => pdfs[i] = InvoicePdf.Render(invoices[i].Invoice, seller));
-
-        numbers.Save(session);
-        for (var i = 0; i < invoices.Count; i++)
-        {
-            var (index, invoice) = invoices[i];
-            session.QueueSqlCommand($"insert into {Schema}.invoice_pdfs (number, pdf) values (?, ?)", invoice.Number, pdfs[i]);
-            session.Events.StartStream<IssuedInvoice>(IssuedInvoice.StreamKey(invoice.AccountId, period.ToString()),
-                new InvoiceIssued(invoice.Number, invoice.AccountId, period.ToString(), issuedAt, invoice.Total, InvoiceJson.Write(invoice),
-                    Convert.ToHexStringLower(SHA256.HashData(pdfs[i]))));
-            results[index] = new(invoice.AccountId, period.ToString(), new IssueOutcome.Issued(invoice.Number, invoice.Total));
-        }
-        return results.Select(r => r!).ToList();
+        return new IssueDecision(accounts.Select((a, i) => new IssueResult(a.AccountId, period, outcomes[i])).ToList(), invoices, after);
     }
 
-    /// <summary>Which of the invoice streams exist (one query for the whole batch).</summary>
-    static async Task<HashSet<string>> ExistingStreamsAsync(NpgsqlConnection connection, string[] keys, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"select id from {Schema}.mt_streams where id = any(@keys)", connection);
-        cmd.Parameters.AddWithValue("keys", keys);
-        var found = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) found.Add(reader.GetString(0));
-        return found;
-    }
-
-    public static async Task<byte[]?> PdfAsync(IQuerySession session, string number, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"select pdf from {Schema}.invoice_pdfs where number = @number", (NpgsqlConnection)session.Connection!);
-        cmd.Parameters.AddWithValue("number", number);
-        return await cmd.ExecuteScalarAsync(ct) as byte[];
-    }
+    /// <summary>The payer's billing address in effect at the end of the period: it decides the tax and is printed on the invoice.</summary>
+    public static Billing.Events.BillingAddress BillTo(AccountProfile profile, BillingPeriod period) => profile.AddressAt(period.End - Duration.Epsilon);
 }

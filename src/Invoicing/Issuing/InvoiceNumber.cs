@@ -11,12 +11,15 @@ namespace Billing.Invoicing;
 /// <item>The number is <c>INV-YYYY-NNNNNN</c>: YYYY the UTC year of issue, NNNNNN that year's
 /// sequence from 000001, with no gaps.</item>
 /// <item>Each year's last number is one row of <c>billing.invoice_counters</c>.</item>
-/// <item>An issuing transaction locks its year's row first (<see cref="InvoiceNumbers.LockAsync"/>,
+/// <item>An issuing transaction locks its year's row (<see cref="InvoiceNumbers.LockAsync"/>,
 /// <c>select … for update</c>) and holds it until it commits: another issuer, in this process or any
-/// other, waits. So numbers are unique and follow one another in the order they are taken.</item>
-/// <item>The new last number is written in that same transaction, with the invoices that print the
+/// other, waits. So numbers are unique and follow one another in the order they are taken
+/// (<see cref="NumberSequence.Take"/>).</item>
+/// <item>The new last number is written in that same transaction, with the invoices that carry the
 /// numbers (<see cref="InvoiceNumbers.Save"/>): an issue that rolls back gives its numbers back, and
 /// the next one takes them. No number is ever skipped.</item>
+/// <item>Nothing slow happens under the lock: the PDFs, which print the numbers, are rendered after
+/// the commit from the issued invoices (docs/invoicing.md, "Closing fast").</item>
 /// </list>
 /// </summary>
 public static class InvoiceNumber
@@ -49,17 +52,26 @@ public static class InvoiceNumber
     }
 }
 
-/// <summary>The numbers one issuing transaction takes from its year's sequence, under the year's lock.</summary>
-public sealed class InvoiceNumbers
+/// <summary>
+/// A year's sequence as one issuing transaction locked it: plain data, so the issuer takes its numbers
+/// without any I/O (<see cref="Take"/>) and the new last number is saved with the invoices.
+/// </summary>
+public sealed record NumberSequence(int Year, int Last)
 {
-    readonly int _year;
-    readonly int _last;
-    int _taken;
+    /// <summary>The next <paramref name="count"/> numbers of the year, in order, and the sequence after them.</summary>
+    public (IReadOnlyList<string> Numbers, NumberSequence After) Take(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var numbers = Enumerable.Range(Last + 1, count).Select(n => InvoiceNumber.Format(Year, n)).ToList();
+        return (numbers, this with { Last = Last + count });
+    }
+}
 
-    InvoiceNumbers(int year, int last) => (_year, _last) = (year, last);
-
+/// <summary>The counter row's adapter: its lock and its update.</summary>
+public static class InvoiceNumbers
+{
     /// <summary>Locks <paramref name="year"/>'s counter in the connection's open transaction (creating it at 0 for a new year).</summary>
-    public static async Task<InvoiceNumbers> LockAsync(NpgsqlConnection connection, int year, CancellationToken ct)
+    public static async Task<NumberSequence> LockAsync(NpgsqlConnection connection, int year, CancellationToken ct)
     {
         await using (var ensure = new NpgsqlCommand($"insert into {InvoiceNumber.CountersTable} (year, last_number) values (@year, 0) on conflict do nothing", connection))
         {
@@ -68,15 +80,14 @@ public sealed class InvoiceNumbers
         }
         await using var select = new NpgsqlCommand($"select last_number from {InvoiceNumber.CountersTable} where year = @year for update", connection);
         select.Parameters.AddWithValue("year", year);
-        return new InvoiceNumbers(year, Convert.ToInt32(await select.ExecuteScalarAsync(ct)));
+        return new NumberSequence(year, Convert.ToInt32(await select.ExecuteScalarAsync(ct)));
     }
 
-    /// <summary>The next number of the year.</summary>
-    public string Next() => InvoiceNumber.Format(_year, _last + ++_taken);
-
-    /// <summary>Queues the year's new last number; it commits, or rolls back, with the invoices.</summary>
-    public void Save(IDocumentOperations ops)
+    /// <summary>Queues the year's new last number; it commits, or rolls back, with the invoices that print the numbers.</summary>
+    public static void Save(IDocumentOperations ops, NumberSequence locked, NumberSequence after)
     {
-        if (_taken > 0) ops.QueueSqlCommand($"update {InvoiceNumber.CountersTable} set last_number = ? where year = ?", _last + _taken, _year);
+        if (after.Year != locked.Year) throw new ArgumentException($"the sequence of {after.Year} was not the one locked ({locked.Year})", nameof(after));
+        if (after.Last != locked.Last)
+            ops.QueueSqlCommand($"update {InvoiceNumber.CountersTable} set last_number = ? where year = ?", after.Last, after.Year);
     }
 }

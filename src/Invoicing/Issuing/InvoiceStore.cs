@@ -1,6 +1,6 @@
 using JasperFx.Events.Projections;
+using Billing.Metering;
 using Marten;
-using Weasel.Postgresql.Tables;
 
 namespace Billing.Invoicing.Issuing;
 
@@ -16,18 +16,18 @@ public static class InvoiceStore
 
         opts.Storage.ExtendedSchemaObjects.Add(InvoiceNumber.Counters());
 
-        var pdfs = new Table($"{InvoiceIssuer.Schema}.invoice_pdfs");
-        pdfs.AddColumn("number", "text").AsPrimaryKey();
-        pdfs.AddColumn("pdf", "bytea").NotNull();
-        opts.Storage.ExtendedSchemaObjects.Add(pdfs);
+        opts.Storage.ExtendedSchemaObjects.Add(InvoicePdfsTable.Definition());
     }
 }
 
-/// <summary>A period that has been closed: when, and which invoices its latest close asked for.</summary>
-public sealed class ClosedPeriod
+/// <summary>A period that has been closed: when first and last, and which invoices its latest close asked for.</summary>
+public sealed record ClosedPeriod
 {
-    public string Id { get; set; } = "";
-    public NodaTime.Instant ClosedAt { get; set; }
-    public NodaTime.Instant LastClosedAt { get; set; }
-    public List<string> AccountsDue { get; set; } = [];
+    public string Id { get; init; } = "";
+    public NodaTime.Instant ClosedAt { get; init; }
+    public NodaTime.Instant LastClosedAt { get; init; }
+    public IReadOnlyList<string> AccountsDue { get; init; } = [];
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public BillingPeriod Period => BillingPeriod.Parse(Id);
 }

@@ -20,15 +20,17 @@ public sealed class InvoiceNumberTests
         // Taken, then rolled back (the session is disposed without saving): the numbers return.
         await using (var rolledBack = host.Store.LightweightSession())
         {
-            var numbers = await LockAsync(rolledBack, ct);
-            Assert.Equal(["INV-2031-000001", "INV-2031-000002"], new[] { numbers.Next(), numbers.Next() });
-            numbers.Save(rolledBack);
+            var locked = await LockAsync(rolledBack, ct);
+            var (numbers, after) = locked.Take(2);
+            Assert.Equal(["INV-2031-000001", "INV-2031-000002"], numbers);
+            InvoiceNumbers.Save(rolledBack, locked, after);
         }
 
         await using var first = host.Store.LightweightSession();
-        var firstNumbers = await LockAsync(first, ct);
-        Assert.Equal(["INV-2031-000001", "INV-2031-000002"], new[] { firstNumbers.Next(), firstNumbers.Next() });
-        firstNumbers.Save(first);
+        var firstLocked = await LockAsync(first, ct);
+        var (firstNumbers, firstAfter) = firstLocked.Take(2);
+        Assert.Equal(["INV-2031-000001", "INV-2031-000002"], firstNumbers);
+        InvoiceNumbers.Save(first, firstLocked, firstAfter);
 
         // A second issuer asks while the first holds the year's lock: it waits (seen in pg_locks), then continues the sequence.
         await using var second = host.Store.LightweightSession();
@@ -36,9 +38,10 @@ public sealed class InvoiceNumberTests
         await WaitForAsync(async () => await WaitingLocksAsync(host.Settings.ConnectionString) == 1);
         Assert.False(secondLock.IsCompleted);
         await first.SaveChangesAsync(ct);
-        var secondNumbers = await secondLock;
-        Assert.Equal("INV-2031-000003", secondNumbers.Next());
-        secondNumbers.Save(second);
+        var secondLocked = await secondLock;
+        var (secondNumbers, secondAfter) = secondLocked.Take(1);
+        Assert.Equal(["INV-2031-000003"], secondNumbers);
+        InvoiceNumbers.Save(second, secondLocked, secondAfter);
         await second.SaveChangesAsync(ct);
 
         await using var check = new NpgsqlConnection(host.Settings.ConnectionString);
@@ -47,7 +50,7 @@ public sealed class InvoiceNumberTests
         Assert.Equal(3, (int)(await cmd.ExecuteScalarAsync(ct))!);
     }
 
-    static async Task<InvoiceNumbers> LockAsync(IDocumentSession session, CancellationToken ct)
+    static async Task<NumberSequence> LockAsync(IDocumentSession session, CancellationToken ct)
     {
         await session.BeginTransactionAsync(ct);
         return await InvoiceNumbers.LockAsync((NpgsqlConnection)session.Connection!, Year, ct);

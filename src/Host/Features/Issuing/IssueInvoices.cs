@@ -1,0 +1,99 @@
+using Billing.Invoicing;
+using Billing.Invoicing.Closing;
+using Billing.Invoicing.Issuing;
+using Billing.Metering;
+using Billing.Metering.Accounts;
+using Marten;
+using NodaTime;
+using Npgsql;
+using Wolverine;
+using Wolverine.Marten;
+
+namespace Billing.Host.Features;
+
+/// <summary>
+/// Issue a period's invoices for a group of accounts (one durable message per group), priced from
+/// the usage and adjustments the close computed once for the whole period.
+/// </summary>
+public sealed record IssueInvoices(BillingPeriod Period, IReadOnlyList<AccountCharges> Accounts);
+
+/// <summary>Issue one account's invoice for one period, reading its usage afresh: an invoice owed for an earlier period (spec 9).</summary>
+public sealed record IssueInvoice(string AccountId, BillingPeriod Period);
+
+/// <summary>What became of each account asked for: the answer to <c>InvokeAsync</c>; sent from a queue it goes nowhere.</summary>
+public sealed record IssueResults(IReadOnlyList<IssueResult> Results) : ISendMyself
+{
+    public ValueTask ApplyAsync(IMessageContext context) => ValueTask.CompletedTask;
+}
+
+/// <summary>The charges of an owed invoice, read afresh, and the issuing state.</summary>
+public sealed record OwedCharges(AccountCharges Charges, IssuingState State);
+
+/// <summary>
+/// Issues invoices in one transaction: <see cref="Issuing.LoadStateAsync"/> locks the year's numbers and
+/// reads what exists, <see cref="InvoiceIssuer.Decide"/> (pure) prices and numbers, and the returned
+/// writes commit the invoices with the new last number. The PDFs are rendered after the commit
+/// (<see cref="RenderInvoicePdfs"/>), so the lock is held for the writes alone.
+/// </summary>
+public static class IssueInvoicesHandler
+{
+    public static Task<IssuingState> LoadAsync(IssueInvoices command, IDocumentSession session, IClock clock, CancellationToken ct) =>
+        Issuing.LoadStateAsync(session, command.Period, command.Accounts.Select(a => a.AccountId).ToList(), clock, ct);
+
+    public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IssueInvoices command, IssuingState state, PriceBook priceBook) =>
+        Issuing.Effects(command.Period, state, InvoiceIssuer.Decide(command.Period, command.Accounts, state, priceBook));
+}
+
+public static class IssueInvoiceHandler
+{
+    public static async Task<OwedCharges> LoadAsync(IssueInvoice command, IDocumentSession session, LateWindow window, PriceBook priceBook, IClock clock, CancellationToken ct)
+    {
+        var (account, period) = (command.AccountId, command.Period);
+        var usage = await UsageQueries.ForAccountAsync(session, account, period, window, ct);
+        var late = LateAdjustments.Decide(await LateFactsQuery.LoadAsync(session, period, account, window, ct), window, priceBook);
+        var state = await Issuing.LoadStateAsync(session, period, [account], clock, ct);
+        return new OwedCharges(new AccountCharges(account, usage, late.Adjustments.GetValueOrDefault(account) ?? []), state);
+    }
+
+    public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IssueInvoice command, OwedCharges owed, PriceBook priceBook) =>
+        Issuing.Effects(command.Period, owed.State, InvoiceIssuer.Decide(command.Period, [owed.Charges], owed.State, priceBook));
+}
+
+/// <summary>The I/O both issuing handlers share: the state read under the lock, and the writes of a decision.</summary>
+public static class Issuing
+{
+    /// <summary>
+    /// Opens the transaction, reads the payers' profiles, then locks the year's numbers
+    /// (<see cref="InvoiceNumbers.LockAsync"/>) and only then reads which of the invoices exist: a
+    /// concurrent issuer of the same invoice has committed by the time the lock is granted.
+    /// </summary>
+    public static async Task<IssuingState> LoadStateAsync(IDocumentSession session, BillingPeriod period, IReadOnlyList<string> accounts, IClock clock, CancellationToken ct)
+    {
+        await session.BeginTransactionAsync(ct);
+        var profiles = (await session.LoadManyAsync<AccountProfile>(ct, accounts.Distinct())).ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var issuedAt = clock.GetCurrentInstant();
+        var numbers = await InvoiceNumbers.LockAsync((NpgsqlConnection)session.Connection!, issuedAt.InUtc().Year, ct);
+        var issued = await session.LoadManyAsync<IssuedInvoice>(ct, accounts.Select(a => IssuedInvoice.StreamKey(a, period)));
+        return new IssuingState(profiles, issued.ToDictionary(i => i.AccountId, i => i.Number, StringComparer.Ordinal), numbers, issuedAt);
+    }
+
+    public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Effects(BillingPeriod period, IssuingState state, IssueDecision decision)
+    {
+        var outgoing = new OutgoingMessages();
+        if (decision.Invoices.Count > 0) outgoing.Add(new RenderInvoicePdfs(decision.Invoices.Select(i => i.Number).ToList()));
+        return (new IssueResults(decision.Results), Writes(period, state, decision), outgoing);
+    }
+
+    static IEnumerable<IMartenOp> Writes(BillingPeriod period, IssuingState state, IssueDecision decision)
+    {
+        yield return new SaveNumbers(state.Numbers, decision.Numbers);
+        foreach (var invoice in decision.Invoices)
+            yield return MartenOps.StartStream<IssuedInvoice>(IssuedInvoice.StreamKey(invoice.AccountId, period),
+                new InvoiceIssued(invoice.Number, invoice.AccountId, period.ToString(), invoice.IssuedAt, invoice.Total, InvoiceJson.Write(invoice), PdfSha256: ""));
+    }
+
+    sealed record SaveNumbers(NumberSequence Locked, NumberSequence After) : IMartenOp
+    {
+        public void Execute(IDocumentSession session) => InvoiceNumbers.Save(session, Locked, After);
+    }
+}

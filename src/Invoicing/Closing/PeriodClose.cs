@@ -1,0 +1,74 @@
+using Billing.Invoicing.Issuing;
+using Billing.Metering;
+using Billing.Metering.Accounts;
+using NodaTime;
+
+namespace Billing.Invoicing.Closing;
+
+/// <summary>
+/// What closing a period reads (<c>ClosePeriodHandler.LoadAsync</c> loads it): the period's usage per
+/// account, the late facts of the periods it adjusts, the accounts invoiced for it already, the
+/// opened accounts among the rest, and its earlier close if any.
+/// </summary>
+public sealed record PeriodFacts(
+    BillingPeriod Period,
+    Instant Now,
+    IReadOnlyDictionary<string, AccountUsage> Usage,
+    LateFacts Late,
+    IReadOnlySet<string> Invoiced,
+    IReadOnlyDictionary<string, AccountProfile> Profiles,
+    ClosedPeriod? Closed)
+{
+    /// <summary>A frozen period's facts are not read: it is never closed (spec 8).</summary>
+    public static PeriodFacts Frozen(BillingPeriod period, Instant now) =>
+        new(period, now, new Dictionary<string, AccountUsage>(), LateFacts.None, new HashSet<string>(), new Dictionary<string, AccountProfile>(), null);
+}
+
+/// <summary>
+/// A close's decision: the period's close record, the due accounts' charges in groups (one issuing
+/// transaction each), and the invoices of earlier periods owed to accounts opened since.
+/// </summary>
+public sealed record CloseDecision(
+    ClosedPeriod? Closed,
+    IReadOnlyList<IReadOnlyList<AccountCharges>> Groups,
+    IReadOnlyList<(string AccountId, BillingPeriod Period)> Owed)
+{
+    public static readonly CloseDecision Nothing = new(null, [], []);
+}
+
+/// <summary>
+/// How a period is closed (spec 7-9), as pure decisions. A period is due once its end plus the grace
+/// has passed and it is still open; a frozen one is never closed. Closing it issues, exactly once,
+/// an invoice to every opened account with anything billable in it (Gateway endpoints are metered but
+/// not billed) or with adjustments of earlier periods; each invoice carries those adjustments
+/// (<see cref="LateAdjustments"/>). Closing again only issues what is still missing.
+/// </summary>
+public static class PeriodClose
+{
+    /// <summary>Accounts per issuing message: one transaction, one hold of the numbers' lock.</summary>
+    public const int AccountsPerGroup = 100;
+
+    public static bool IsDue(BillingPeriod period, Instant now, Duration grace) => period.End + grace <= now;
+
+    /// <summary>The periods the recurring tick closes: open, due, and not closed yet (oldest first).</summary>
+    public static IReadOnlyList<BillingPeriod> DuePeriods(Instant now, Duration grace, LateWindow window, IReadOnlySet<BillingPeriod> closed) =>
+        window.OpenPeriods(now).Where(p => IsDue(p, now, grace) && !closed.Contains(p)).Order().ToList();
+
+    public static CloseDecision Decide(PeriodFacts facts, LateWindow window, PriceBook priceBook)
+    {
+        var (period, now) = (facts.Period, facts.Now);
+        if (window.IsFrozen(period, now)) return CloseDecision.Nothing;
+        var late = LateAdjustments.Decide(facts.Late, window, priceBook);
+        var due = facts.Usage.Keys.Union(late.Adjustments.Keys)
+            .Where(a => facts.Profiles.ContainsKey(a) && !facts.Invoiced.Contains(a))
+            .Where(a => late.Adjustments.ContainsKey(a) || InvoiceCalculator.Lines(facts.Usage[a], priceBook).Any())
+            .Order(StringComparer.Ordinal).ToList();
+        var closed = (facts.Closed ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now }) with { LastClosedAt = now, AccountsDue = due };
+        var groups = due.Chunk(AccountsPerGroup)
+            .Select(g => (IReadOnlyList<AccountCharges>)g.Select(a => new AccountCharges(a,
+                facts.Usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period),
+                late.Adjustments.GetValueOrDefault(a) ?? [])).ToList())
+            .ToList();
+        return new CloseDecision(closed, groups, late.OwedInvoices);
+    }
+}
