@@ -3,12 +3,12 @@ using System.Text;
 using System.Text.Json;
 using Billing.Events;
 using Billing.Metering;
-using Billing.Tests.Corpus;
+using Billing.Tests.RejectedRecords;
 using Billing.Tests.Support;
 using NodaTime;
 using Xunit.Abstractions;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.RecordContract;
 
 /// <summary>
 /// The single-pass <see cref="RecordParser"/> answers exactly what the JsonDocument parser it

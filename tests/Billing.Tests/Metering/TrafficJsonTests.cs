@@ -5,7 +5,7 @@ using NodaTime;
 using NodaTime.Serialization.SystemTextJson;
 using Xunit;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Metering;
 
 /// <summary>The fast converter for stored traffic reads and writes what the default serializer does.</summary>
 public sealed class TrafficJsonTests

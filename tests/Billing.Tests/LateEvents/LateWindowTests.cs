@@ -4,7 +4,7 @@ using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.LateEvents;
 
 /// <summary>
 /// Spec 8 (v1.1): the late window bounds charges, not facts. Pure: records are decided by the

@@ -6,7 +6,7 @@ using Billing.Tests.Support;
 using CsCheck;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.LateEvents;
 
 /// <summary>
 /// The ledger invariant of spec 8, over random event sets whose arrival is split across three

@@ -7,7 +7,7 @@ using Billing.Metering;
 using NodaTime;
 using NodaTime.Serialization.SystemTextJson;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Issuing;
 
 /// <summary>The close's issuing message carries usage and adjustments through the durable queue as JSON, exactly.</summary>
 public class IssueInvoicesMessageTests

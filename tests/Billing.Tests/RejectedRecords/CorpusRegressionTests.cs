@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Billing.Tests.Support;
 
-namespace Billing.Tests.Corpus;
+namespace Billing.Tests.RejectedRecords;
 
 /// <summary>
 /// Regression tests for bad records the service once mishandled (found while building the corpus):

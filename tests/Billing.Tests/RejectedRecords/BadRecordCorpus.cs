@@ -4,7 +4,7 @@ using Billing.Tests.Support;
 using Marten;
 using NodaTime;
 
-namespace Billing.Tests.Corpus;
+namespace Billing.Tests.RejectedRecords;
 
 /// <summary>
 /// One bad record or situation of the corpus: the raw text exactly as a producer sends it, the
@@ -45,10 +45,10 @@ public sealed record CorpusEntry(string Name, string Record, string Code, string
     public override string ToString() => Name;
 }
 
-/// <summary>Reads tests/Billing.Tests/Corpus/bad-records.json from the repository (not copied to the output).</summary>
+/// <summary>Reads tests/Billing.Tests/RejectedRecords/bad-records.json from the repository (not copied to the output).</summary>
 public static class BadRecordCorpus
 {
-    public static string FilePath => Path.Combine(PostgresServer.RepositoryRoot(), "tests", "Billing.Tests", "Corpus", "bad-records.json");
+    public static string FilePath => Path.Combine(PostgresServer.RepositoryRoot(), "tests", "Billing.Tests", "RejectedRecords", "bad-records.json");
 
     static readonly Lazy<IReadOnlyList<CorpusEntry>> Loaded = new(Load);
 

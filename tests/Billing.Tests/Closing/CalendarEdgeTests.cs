@@ -4,7 +4,7 @@ using Billing.Metering;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.Closing;
 
 /// <summary>
 /// The instants where a date leak would show: the first minute of a year (numbering by year of

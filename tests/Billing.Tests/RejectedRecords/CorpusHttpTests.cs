@@ -6,7 +6,7 @@ using Billing.Host.Features;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Corpus;
+namespace Billing.Tests.RejectedRecords;
 
 /// <summary>
 /// The bad-input corpus (bad-records.json) through POST /api/usage/events: every bad record is

@@ -3,7 +3,7 @@ using Billing.Metering;
 using Billing.Tests.Support;
 using Marten;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.Replaying;
 
 public class ArrivalOrderAndReplayTests
 {

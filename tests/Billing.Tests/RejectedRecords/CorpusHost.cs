@@ -5,7 +5,7 @@ using Marten;
 using Npgsql;
 using NodaTime;
 
-namespace Billing.Tests.Corpus;
+namespace Billing.Tests.RejectedRecords;
 
 /// <summary>
 /// One real service per test class (starting one costs seconds), with a one-second retry window so

@@ -2,7 +2,7 @@ using Billing.Metering;
 using CsCheck;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Metering;
 
 public class EndpointHoursTests
 {

@@ -3,7 +3,7 @@ using Billing.Host.Features;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.RejectedRecords;
 
 public class DeadLetterTests
 {

@@ -3,7 +3,7 @@ using Billing.Events;
 using Billing.Metering;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.RecordContract;
 
 public class ContractTests
 {

@@ -7,7 +7,7 @@ using Billing.Tests.Support;
 using Marten;
 using NodaTime;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.LateEvents;
 
 /// <summary>Late events: accepted for closed periods, billed on the next invoice as adjustments, issued invoices untouched.</summary>
 public class LateEventTests

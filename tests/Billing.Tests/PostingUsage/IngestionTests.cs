@@ -10,7 +10,7 @@ using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.PostingUsage;
 
 /// <summary>Records in through the real bus and the real HTTP endpoint, usage out of real PostgreSQL.</summary>
 public class IngestionTests : IAsyncLifetime

@@ -7,7 +7,7 @@ using Billing.Metering;
 using NodaTime;
 using Xunit;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.RecordContract;
 
 /// <summary>
 /// The canonical JSON (and so every stored fingerprint) is the same bytes as the first, DOM-based

@@ -1,7 +1,7 @@
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Corpus;
+namespace Billing.Tests.RejectedRecords;
 
 /// <summary>
 /// The same corpus as JSON Lines through the bus (`billing import`): malformed JSON included, each

@@ -3,7 +3,7 @@ using Billing.Metering;
 using NodaTime;
 using Xunit;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Metering;
 
 public sealed class TrafficHoursTests
 {

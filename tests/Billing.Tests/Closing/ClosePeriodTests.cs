@@ -12,10 +12,10 @@ using Wolverine;
 using Wolverine.Tracking;
 using PdfPigDocument = UglyToad.PdfPig.PdfDocument;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.Closing;
 
-/// <summary>From a month of events on the bus to issued, numbered, immutable invoices.</summary>
-public class InvoicingTests
+/// <summary>Closing a period: from a month of events on the bus to issued, numbered, immutable invoices.</summary>
+public class ClosePeriodTests
 {
     static readonly BillingPeriod October = new(2026, 10);
 
@@ -102,31 +102,6 @@ public class InvoicingTests
     }
 
     [Fact]
-    public async Task A_batch_issued_twice_issues_each_invoice_once_numbered_in_the_batch_order()
-    {
-        await using var host = await BillingTestHost.StartAsync();
-        await host.ImportAsync(Month);
-        Dictionary<string, AccountUsage> usage;
-        await using (var reader = host.Store.QuerySession()) usage = await UsageQueries.ForPeriodAsync(reader, October, host.Settings.LateWindow);
-        // B before A: numbers follow the order of the batch, not the account ids.
-        var charges = new[] { OctoberScenario.B, OctoberScenario.A }.Select(a => new AccountCharges(a, usage[a], [])).ToList();
-
-        // Through the bus, tracked until the PDFs it asked for are rendered as well (the notices go to downstream consumers, not listened to here).
-        async Task<List<string>> IssueAsync()
-        {
-            var (_, issued) = await host.App.TrackActivity().IncludeExternalTransports().IgnoreMessageType<InvoiceIssuedNotice>().Timeout(TimeSpan.FromMinutes(1))
-                .InvokeAndWaitAsync<IssueResults>(new IssueInvoices(October, charges));
-            return issued!.Results.Select(r => $"{r.AccountId} {r.Outcome} {r.Number} {r.Total}").ToList();
-        }
-
-        Assert.Equal([$"{OctoberScenario.B} issued INV-2026-000001 0.23", $"{OctoberScenario.A} issued INV-2026-000002 8.54"], await IssueAsync());
-        Assert.Equal([$"{OctoberScenario.B} already issued INV-2026-000001 ", $"{OctoberScenario.A} already issued INV-2026-000002 "], await IssueAsync());
-        Assert.Equal(2L, await ScalarAsync(host, "select last_number from billing.invoice_counters where year = 2026"));
-        Assert.Equal(2L, await ScalarAsync(host, "select count(*) from billing.invoice_pdfs"));
-        Assert.Equal(["INV-2026-000001", "INV-2026-000002"], (await InvoicesAsync(host)).Select(i => i.Number));
-    }
-
-    [Fact]
     public async Task An_issued_invoice_is_byte_identical_after_a_replay_and_a_second_close()
     {
         await using var host = await BillingTestHost.StartAsync();
@@ -147,38 +122,6 @@ public class InvoicingTests
             Assert.Equal(json, await host.Http.GetStringAsync($"/api/invoices/{number}"));
             Assert.Equal(pdf, await PdfAsync(host, number));
         }
-    }
-
-    [Fact]
-    public async Task The_schedule_closes_a_period_only_once_its_grace_has_passed()
-    {
-        await using var host = await BillingTestHost.StartAsync(now: Instant.FromUtc(2026, 11, 1, 23, 0));
-        await host.ImportAsync(Month);
-        var bus = host.Services.GetRequiredService<IMessageBus>();
-
-        await bus.InvokeAsync(new CloseDuePeriods()); // 23 h after October's end: only September is due
-        var september = Assert.Single(await WaitForInvoicesAsync(host, "2026-09", 1));
-        await Task.Delay(1000);
-        Assert.Single(await InvoicesAsync(host)); // and nothing for October
-        Assert.Equal(("2026-09", OctoberScenario.A, "INV-2026-000001"), (september.Period, september.AccountId, september.Number));
-
-        host.Clock.Set(Instant.FromUtc(2026, 11, 2, 0, 0)); // end + 24 h
-        await bus.InvokeAsync(new CloseDuePeriods());
-        var invoices = await WaitForInvoicesAsync(host, "2026-10", 2);
-        Assert.Equal([OctoberScenario.A, OctoberScenario.B], invoices.Select(i => i.AccountId).Order());
-        Assert.All(invoices, i => Assert.Equal(Instant.FromUtc(2026, 11, 2, 0, 0), i.IssuedAt));
-    }
-
-    static async Task<List<IssuedInvoice>> WaitForInvoicesAsync(BillingTestHost host, string period, int count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        List<IssuedInvoice> invoices;
-        do
-        {
-            await Task.Delay(200);
-            invoices = (await InvoicesAsync(host)).Where(i => i.Period == period).ToList();
-        } while (invoices.Count < count && DateTime.UtcNow < deadline);
-        return invoices;
     }
 
     static async Task<long> ScalarAsync(BillingTestHost host, string sql)

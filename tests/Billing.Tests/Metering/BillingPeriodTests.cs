@@ -1,7 +1,7 @@
 using Billing.Metering;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Metering;
 
 public class BillingPeriodTests
 {

@@ -5,7 +5,7 @@ using Billing.Metering;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.LateEvents;
 
 /// <summary>
 /// Spec 8 (v1.1) through the bus: a producer loads the history of an existing fleet, lifecycle dated

@@ -5,7 +5,7 @@ using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
 using NodaTime;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.Metering;
 
 /// <summary>The metering rules end to end without a database: decide a batch, sum the traffic, compute usage.</summary>
 public class UsageCalculatorTests

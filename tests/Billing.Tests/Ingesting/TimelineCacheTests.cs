@@ -4,7 +4,7 @@ using Billing.Metering;
 using Billing.Tests.Support;
 using Xunit;
 
-namespace Billing.Tests.Integration;
+namespace Billing.Tests.Ingesting;
 
 /// <summary>
 /// Ingest keeps endpoint timelines between batches (TimelineCache). Another writer's lifecycle

@@ -5,7 +5,7 @@ using Billing.Events;
 using NodaTime;
 using NodaTime.Text;
 
-namespace Billing.Tests.Rules;
+namespace Billing.Tests.RecordContract;
 
 // The identifier patterns end in \z here, not $: the one intended difference from the parser as it
 // was (whose $ let an id with one trailing newline through as a different id).
