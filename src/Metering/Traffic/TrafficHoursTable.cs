@@ -52,14 +52,18 @@ public static class TrafficHoursTable
             """, batch, endpoints, starts, azs, sources, bytes);
     }
 
-    /// <summary>The hours of <paramref name="endpointIds"/> in <paramref name="period"/>, as buckets per endpoint.</summary>
+    /// <summary>
+    /// The hours of <paramref name="endpointIds"/> in <paramref name="period"/>, as buckets per endpoint:
+    /// one per row, a key's rows added up by usage, which sums buckets anyway. Rows are nearly one per
+    /// key, so a GROUP BY here only cost a hash aggregate that spilled to disk (docs/performance.md).
+    /// </summary>
     public static async Task<Dictionary<string, List<TrafficBucket>>> InPeriodAsync(IQuerySession session, IReadOnlyCollection<string> endpointIds, BillingPeriod period, CancellationToken ct)
     {
         var found = new Dictionary<string, List<TrafficBucket>>(StringComparer.Ordinal);
         if (endpointIds.Count == 0) return found;
         await using var cmd = new NpgsqlCommand($"""
-            select endpoint_id, hour, az_id, source_az_id, sum(bytes) from {Name}
-            where endpoint_id = any(@ids) and hour >= @start and hour < @end group by endpoint_id, hour, az_id, source_az_id
+            select endpoint_id, hour, az_id, source_az_id, bytes from {Name}
+            where endpoint_id = any(@ids) and hour >= @start and hour < @end
             """, (NpgsqlConnection)session.Connection!);
         cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = endpointIds.ToArray() });
         cmd.Parameters.AddWithValue("start", period.Start.ToDateTimeUtc());
