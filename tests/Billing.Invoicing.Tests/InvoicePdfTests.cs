@@ -134,12 +134,14 @@ public class InvoicePdfTests
         Assert.Contains("Total (USD) -8.18", text);
     }
 
-    /// <summary>Writes sample PDFs for a person to look at when INVOICE_SAMPLES is set to a folder.</summary>
+    /// <summary>
+    /// Writes the sample PDFs a person reviews (to INVOICE_SAMPLES when set, else out/invoice-samples/
+    /// in the repository) and reads each file back: the figures asserted are computed by hand below.
+    /// </summary>
     [Fact]
     public void Samples_for_review()
     {
-        var dir = Environment.GetEnvironmentVariable("INVOICE_SAMPLES");
-        if (string.IsNullOrEmpty(dir)) return;
+        var dir = SamplesFolder();
         Directory.CreateDirectory(dir);
         var sept = new BillingPeriod(2026, 9);
         var usage = Usage(
@@ -174,5 +176,50 @@ public class InvoicePdfTests
             new BillingAddress("Sehr lange Straße mit einem außergewöhnlich langen Namen 123", "Hinterhaus, Aufgang C, 4. Obergeschoss links", "Frankfurt am Main", "60311", "DE"));
         var seller = TheSeller with { Name = "株式会社エグザンプル・コネクティビティ・サービス・ジャパン・ホールディングス" };
         File.WriteAllBytes(Path.Combine(dir, "edge.pdf"), InvoicePdf.Render(longNames, seller));
+
+        // Read back from the files written. sample.pdf, JP: hours 7.44 + 7.44 + 3.12 (us-east-1) + 1.68
+        // (120 h x 0.014); Interface processing over three tiers 10,485.76 + 25,165.82 (4,194,304 GB x 0.006
+        // = 25,165.824) + 4,000.00 (1,000,000.25 GB x 0.004); GWLB 1,234.5 GB x 0.0035 = 4.32; 12.5 GB x 0.01
+        // = 0.125 -> 0.13; cross-AZ 0.05 each way; adjustments -0.24 and 0.025 -> 0.03. Subtotal 39,675.60,
+        // tax 10% 3,967.56, total 43,643.16. The Gateway endpoint is free and has no line.
+        var samplePage = Assert.Single(Words(File.ReadAllBytes(Path.Combine(dir, "sample.pdf"))));
+        var sampleText = string.Join(" ", samplePage);
+        Assert.Contains("INV-2026-000042", samplePage);
+        Assert.Contains("Data processing, Interface, tier 2 4,194,304.000000000 GB 0.006 25,165.82", sampleText);
+        Assert.Contains("Adjustment for 2026-09: Data transfer cross-AZ out 2.500000000 GB 0.01 0.03", sampleText);
+        Assert.Contains("Subtotal 39,675.60 Consumption tax 10% (JP) 3,967.56 Total (USD) 43,643.16", sampleText);
+        Assert.DoesNotContain("Gateway endpoint-hours", sampleText);
+        Assert.Contains("株式会社サンプル", sampleText);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "sample.json")))!;
+        Assert.Equal(("INV-2026-000042", "39675.60", "3967.56", "43643.16", 13),
+            ((string)json["number"]!, (string)json["subtotal"]!, (string)json["tax"]!, (string)json["total"]!, json["lines"]!.AsArray().Count));
+
+        // many.pdf, DE (no tax): 300 lines of 1..300 hours, rates 0.014 / 0.011 / 0.01 by region, each
+        // line rounded to the cent, sum 526.40. The last line is az-0299, 300 h x 0.01 = 3.00.
+        var manyPages = Words(File.ReadAllBytes(Path.Combine(dir, "many.pdf")));
+        Assert.Equal(9, manyPages.Count);
+        Assert.All(manyPages, page => Assert.Contains("INV-2026-000042", page));
+        var lastPage = string.Join(" ", manyPages[^1]);
+        Assert.Contains("Interface endpoint-hours, az-0299 300 hours 0.01 3.00", lastPage);
+        Assert.Contains("Subtotal 526.40 Tax: not applicable 0.00 Total (USD) 526.40", lastPage);
+        Assert.Contains("Page 9 of 9", lastPage);
+
+        // edge.pdf: long names wrap but every word is kept; 1 h x 0.011 = 0.01, no tax in DE.
+        var edgeText = string.Join(" ", Assert.Single(Words(File.ReadAllBytes(Path.Combine(dir, "edge.pdf")))));
+        Assert.Contains("Netzwerkbetriebsgesellschaft", edgeText);
+        Assert.Contains("Cloud-Konnektivität mbH & Co. KG", edgeText);
+        Assert.Contains("Hinterhaus, Aufgang C, 4. Obergeschoss links", edgeText);
+        Assert.Contains("ホールディングス", edgeText);
+        Assert.Contains("Interface endpoint-hours, euw1-az1 1 hours 0.011 0.01", edgeText);
+        Assert.Contains("Subtotal 0.01 Tax: not applicable 0.00 Total (USD) 0.01", edgeText);
+    }
+
+    /// <summary>INVOICE_SAMPLES, or out/invoice-samples/ in the repository (git-ignored).</summary>
+    static string SamplesFolder()
+    {
+        if (Environment.GetEnvironmentVariable("INVOICE_SAMPLES") is { Length: > 0 } dir) return dir;
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Billing.sln"))) root = root.Parent;
+        return Path.Combine(root?.FullName ?? throw new InvalidOperationException($"no Billing.sln above {AppContext.BaseDirectory}"), "out", "invoice-samples");
     }
 }

@@ -5,7 +5,6 @@ using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Tests.Support;
 using Marten;
-using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 using Npgsql;
 using Wolverine;
@@ -86,12 +85,16 @@ public class ClosePeriodTests
         await first.ImportAsync(lines);
         await using var second = await BillingTestHost.StartAsync(first.Settings.ConnectionString);
 
-        await Task.WhenAll(
-            CloseCommand.CloseAsync(first.Services, October, CancellationToken.None),
-            CloseCommand.CloseAsync(second.Services, October, CancellationToken.None),
-            first.Services.GetRequiredService<IMessageBus>().PublishAsync(new ClosePeriod(new BillingPeriod(2026, 10))).AsTask());
-        await CloseCommand.CloseAsync(second.Services, October, CancellationToken.None);
-        await Task.Delay(1000); // let any straggling duplicate IssueInvoice messages be handled
+        // Tracked on both hosts: the session ends only once every message the closes sent (duplicate
+        // IssueInvoices included, whichever host takes them off the queue) has been handled.
+        await first.TrackBus(TimeSpan.FromMinutes(2)).AlsoTrack(second.App).ExecuteAndWaitAsync(async Task (IMessageContext bus) =>
+        {
+            await Task.WhenAll(
+                CloseCommand.CloseAsync(first.Services, October, CancellationToken.None),
+                CloseCommand.CloseAsync(second.Services, October, CancellationToken.None),
+                bus.PublishAsync(new ClosePeriod(new BillingPeriod(2026, 10))).AsTask());
+            await CloseCommand.CloseAsync(second.Services, October, CancellationToken.None);
+        });
 
         var invoices = await InvoicesAsync(first);
         Assert.True(invoices.Count >= 10, $"{invoices.Count} invoices");

@@ -64,14 +64,7 @@ public sealed class InvoiceNumberTests
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Polls a condition the database reports (no fixed sleep): up to 30 s.</summary>
-    static async Task WaitForAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the second issuer never waited for the year's lock");
-            await Task.Delay(20);
-        }
-    }
+    /// <summary>Polls a condition the database reports (another transaction's lock wait, which no bus sees): up to 30 s.</summary>
+    static Task WaitForAsync(Func<Task<bool>> condition) =>
+        Eventually.UntilAsync(condition, TimeSpan.FromSeconds(30), "the second issuer waiting for the year's lock", TimeSpan.FromMilliseconds(20));
 }

@@ -111,14 +111,12 @@ public class IngestionTests : IAsyncLifetime
         var import = await _host.ImportAsync([Records.Created("w-2", "2026-10-03T00:00:00Z", e, "666677778888", "us-east-1", "Interface", "use1-az1")]);
         Assert.Equal(1, import.Accepted);
 
-        // The retried record lands a moment later (retry delay 300 ms in tests).
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        AccountUsage usage;
-        do
-        {
-            await Task.Delay(200);
-            usage = await _host.UsageAsync("666677778888", "2026-10");
-        } while (usage.DataProcessed.Count == 0 && DateTime.UtcNow < deadline);
+        // The record is retried every 300 ms (tests' retry delay); the first retry that starts after the
+        // creation was decided accepts it.
+        await _host.TrackBus(TimeSpan.FromSeconds(30))
+            .WaitForCondition(new ExecutedWithin<IngestBatch>(b => b.Records.Any(r => r.Json.Contains("\"w-1\"", StringComparison.Ordinal)), "a retry of w-1 decided after w-2"))
+            .ExecuteAndWaitAsync(_ => Task.CompletedTask);
+        var usage = await _host.UsageAsync("666677778888", "2026-10");
         Assert.Equal(1000m, Assert.Single(usage.DataProcessed).Bytes);
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
@@ -44,29 +43,20 @@ public class BrokerProducerTests
         return (ok.MessageCount, ok.ConsumerCount);
     }
 
-    static async Task<List<DeadLetter>> WaitForDeadLettersAsync(BillingTestHost host, int count)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            await using var session = host.Store.QuerySession();
-            var letters = (await session.Query<DeadLetter>().ToListAsync()).OrderBy(d => d.Json, StringComparer.Ordinal).ToList();
-            if (letters.Count >= count || watch.Elapsed > TimeSpan.FromSeconds(60)) return [.. letters];
-            await Task.Delay(100);
-        }
-    }
+    // The producers publish with the plain client, outside any Wolverine tracked session: the host's
+    // deliveries are waited for by what they store.
+    static Task<List<DeadLetter>> WaitForDeadLettersAsync(BillingTestHost host, int count) =>
+        Eventually.UntilAsync(async () =>
+            {
+                await using var session = host.Store.QuerySession();
+                return (await session.Query<DeadLetter>().ToListAsync()).OrderBy(d => d.Json, StringComparer.Ordinal).ToList();
+            },
+            letters => letters.Count >= count, TimeSpan.FromSeconds(60), $"{count} dead letters",
+            describe: letters => $"{letters.Count} so far: {string.Join(", ", letters.Select(l => l.Code))}");
 
-    static async Task<decimal> WaitForBytesAsync(BillingTestHost host, decimal bytes)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            var usage = await host.UsageAsync(A, "2026-10");
-            var seen = usage.DataProcessed.Sum(d => d.Bytes);
-            if (seen >= bytes || watch.Elapsed > TimeSpan.FromSeconds(60)) return seen;
-            await Task.Delay(100);
-        }
-    }
+    static Task<decimal> WaitForBytesAsync(BillingTestHost host, decimal bytes) =>
+        Eventually.UntilAsync(async () => (await host.UsageAsync(A, "2026-10")).DataProcessed.Sum(d => d.Bytes),
+            seen => seen >= bytes, TimeSpan.FromSeconds(60), $"{bytes} bytes billed to {A}", describe: seen => $"{seen} so far");
 
     [Fact]
     public async Task Raw_json_bodies_from_the_plain_client_are_billed_and_bad_bodies_become_rejected_records()

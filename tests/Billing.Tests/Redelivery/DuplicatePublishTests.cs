@@ -108,18 +108,10 @@ public class DuplicatePublishTests(ITestOutputHelper output)
                 return (number, copy.ToJsonString());
             });
 
-    internal static async Task<(long Accepted, long Duplicates, long Rejected)> WaitForImportAsync(string connectionString, Guid importId, long expected, TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var counts = await Billing.Metering.Ingestion.ImportsTable.CountsAsync(connectionString, importId, CancellationToken.None);
-            if (counts.Item1 + counts.Item2 + counts.Item3 >= expected) return counts;
-            if (deadline.Elapsed > timeout)
-                throw new TimeoutException($"import {importId}: {counts} decided of {expected} after {timeout}");
-            await Task.Delay(200);
-        }
-    }
+    internal static Task<(long Accepted, long Duplicates, long Rejected)> WaitForImportAsync(string connectionString, Guid importId, long expected, TimeSpan timeout) =>
+        Eventually.UntilAsync(() => Billing.Metering.Ingestion.ImportsTable.CountsAsync(connectionString, importId, CancellationToken.None),
+            counts => counts.Accepted + counts.Duplicates + counts.Rejected >= expected, timeout,
+            $"import {importId}: {expected} records decided", TimeSpan.FromMilliseconds(200), counts => $"decided so far {counts}");
 
     internal static async Task ExecuteAsync(string connectionString, string sql, params (string Name, object Value)[] parameters)
     {

@@ -38,17 +38,17 @@ public sealed class CorpusHost : IAsyncLifetime
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Waits until every waiting entry has been dead-lettered (retries run every 200 ms) or the deadline passes.</summary>
+    /// <summary>Waits until every waiting entry has been dead-lettered (retries run every 200 ms); fails naming the ones still missing.</summary>
     public async Task WaitForDeadLettersAsync(IEnumerable<CorpusEntry> entries, TimeSpan timeout)
     {
-        var texts = entries.Select(e => e.Record).ToList();
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            await using var session = Host.Store.QuerySession();
-            var dead = (await session.Query<DeadLetter>().Select(d => d.Json).ToListAsync()).ToHashSet(StringComparer.Ordinal);
-            if (texts.All(dead.Contains)) return;
-            await Task.Delay(200);
-        }
+        var waiting = entries.ToList();
+        await Eventually.UntilAsync(async () =>
+            {
+                await using var session = Host.Store.QuerySession();
+                var dead = (await session.Query<DeadLetter>().Select(d => d.Json).ToListAsync()).ToHashSet(StringComparer.Ordinal);
+                return waiting.Where(e => !dead.Contains(e.Record)).Select(e => e.Name).ToList();
+            },
+            missing => missing.Count == 0, timeout, $"all {waiting.Count} waiting corpus entries dead-lettered",
+            TimeSpan.FromMilliseconds(200), missing => $"not dead-lettered: {string.Join(", ", missing)}");
     }
 }

@@ -203,25 +203,21 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Polls a condition every 200 ms up to <see cref="Bound"/>; fails with the nodes' logs if it never holds or a node exited.</summary>
-    static async Task WaitForAsync(string what, Func<Task<bool>> condition, IReadOnlyList<ChildProcess> nodes)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            try
+    /// <summary>Polls a condition every 200 ms up to <see cref="Bound"/>; fails with the nodes' logs if it never holds.</summary>
+    static Task WaitForAsync(string what, Func<Task<bool>> condition, IReadOnlyList<ChildProcess> nodes) =>
+        Eventually.UntilAsync(async () =>
             {
-                if (await condition()) return;
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
-            {
-                // The nodes have not created their tables yet.
-            }
-            if (watch.Elapsed > Bound)
-                throw new TimeoutException($"not reached within {Bound}: {what}\n" + string.Join("\n", nodes.Select((n, i) => $"node {i} stderr (tail):\n{ChildProcess.Tail(n.StandardError, 15)}")));
-            await Task.Delay(200);
-        }
-    }
+                try
+                {
+                    return await condition();
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+                {
+                    return false; // the nodes have not created their tables yet
+                }
+            },
+            Bound, what, TimeSpan.FromMilliseconds(200),
+            () => string.Join("\n", nodes.Select((n, i) => $"node {i} stderr (tail):\n{ChildProcess.Tail(n.StandardError, 15)}")));
 
     static int FreePort()
     {
