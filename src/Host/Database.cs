@@ -32,8 +32,8 @@ public static class Database
 
 /// <summary>
 /// Stores invoice PDFs uncompressed out of line (STORAGE EXTERNAL). A PDF is Flate-compressed
-/// already, so PostgreSQL's default compression of each ~50 KB value only costs time: measured
-/// here, 0.62 ms per insert with pglz against 0.17 ms without, for the same size on disk. Weasel
+/// already, so PostgreSQL's default compression of each value only costs time, for the same size on
+/// disk (the figures: docs/performance.md, "Figures behind the code's comments"). Weasel
 /// does not model column storage, so it is set once at start, after Marten has created the table
 /// (a hosted service registered after Marten's), and only when it is not set yet.
 /// </summary>

@@ -9,7 +9,7 @@ namespace Billing.Metering.Ingestion;
 /// dead-letter replay), how many records it has, and per decided batch how many of them were
 /// accepted, duplicates or rejected. A row per batch rather than one counter per import: the
 /// partitions decide an import's batches side by side, and one counter row made every partition's
-/// transaction wait for the others' to commit (73 ms a batch at 4 partitions).
+/// transaction wait for the others' to commit (docs/performance.md has the figure).
 /// </summary>
 public static class ImportsTable
 {

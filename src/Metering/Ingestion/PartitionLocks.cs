@@ -18,7 +18,7 @@ public static class PartitionLocks
         var locks = string.Concat(partitions.Select(p => $"select pg_advisory_xact_lock({LockClass}, {p}); "));
         // Index lookups only, for this transaction: record_ids grows by a batch at a time faster than
         // autovacuum analyses it, and on stale statistics the planner chose a sequential scan of every
-        // id for each batch's dedupe lookup (seen with auto_explain: 23 ms a batch at 250k ids, growing).
+        // id for each batch's dedupe lookup, slower with every batch (docs/performance.md).
         await using var cmd = new NpgsqlCommand($"{locks}set local enable_seqscan = off", connection);
         await cmd.ExecuteNonQueryAsync(ct);
     }

@@ -11,8 +11,8 @@ namespace Billing.Metering;
 /// (endpoint, hour, AZ, source AZ) with the batch's bytes there. Usage adds a key's rows up when it
 /// reads them; the batch on each row lets an hour whose payer changed part-way read just the batches
 /// that hold its records. Rows are only ever inserted: an increment upsert per key (one row per key,
-/// the batches listed on it) cost 56 µs a row under four partitions against about 23 µs for a plain
-/// insert, and on the bench's workload nearly every key is new anyway (992,473 keys for 1M records).
+/// the batches listed on it) cost more than twice a plain insert under four partitions, and on the
+/// bench's workload nearly every key is new anyway (figures: docs/performance.md).
 /// Written by <see cref="TrafficHoursProjection"/>, read by usage.
 /// </summary>
 public static class TrafficHoursTable
