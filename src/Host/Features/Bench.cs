@@ -226,7 +226,7 @@ public static class Bench
                 """, connection);
             await create.ExecuteNonQueryAsync();
         }
-        var progress = new TerminalProgress("raw insert", total);
+        using var progress = new CliProgress("raw insert", total);
         var done = 0L;
         var timer = Stopwatch.StartNew();
         var chunks = File.ReadLines(file).Chunk(RawRowsPerInsert);

@@ -42,7 +42,7 @@ public static class CloseCommand
             due = closed is not null && closed.LastClosedAt >= started ? closed.AccountsDue : [];
         }
 
-        var progress = new TerminalProgress($"closing {period}", due.Count);
+        using var progress = new CliProgress($"closing {period}", due.Count);
         while (true)
         {
             await using var session = store.QuerySession();

@@ -47,7 +47,7 @@ public static class ImportUsage
         var importId = Guid.CreateVersion7();
         await ImportsTable.StartAsync(settings.ConnectionString, importId, expected, ct);
 
-        var publishing = new TerminalProgress("publishing", expected);
+        using var publishing = new CliProgress("publishing", expected);
         using var scope = services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         // On the PostgreSQL bus the import routes each line to its ingest partition and sends full
@@ -136,20 +136,27 @@ public static class ImportUsage
     /// <summary>Waits until every record of an import is accepted, a duplicate or rejected, showing progress.</summary>
     public static async Task<(long Accepted, long Duplicates, long Rejected)> WaitForDecisionsAsync(string connectionString, Guid importId, long expected, CancellationToken ct)
     {
-        TerminalProgress? deciding = null;
-        while (true)
+        CliProgress? deciding = null;
+        try
         {
-            var counts = await ImportsTable.CountsAsync(connectionString, importId, ct);
-            var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
-            // Most records were decided while they were being published: the rate counts only those decided from now on.
-            deciding ??= new TerminalProgress("deciding", expected, doneAtStart: decided);
-            deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
-            if (decided >= expected)
+            while (true)
             {
-                deciding.Done(expected);
-                return counts;
+                var counts = await ImportsTable.CountsAsync(connectionString, importId, ct);
+                var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
+                // Most records were decided while they were being published: the rate counts only those decided from now on.
+                deciding ??= new CliProgress("deciding", expected, doneAtStart: decided);
+                deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
+                if (decided >= expected)
+                {
+                    deciding.Done(expected);
+                    return counts;
+                }
+                await Task.Delay(200, ct);
             }
-            await Task.Delay(200, ct);
+        }
+        finally
+        {
+            deciding?.Dispose();
         }
     }
 }
