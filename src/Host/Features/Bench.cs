@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,6 +8,7 @@ using Marten;
 using NodaTime;
 using Npgsql;
 using NpgsqlTypes;
+using Spectre.Console.Cli;
 
 namespace Billing.Host.Features;
 
@@ -26,13 +28,36 @@ public static class Bench
     const int RawClients = 4;
     const int RawRowsPerInsert = 100;
 
-    public static async Task<int> RunAsync(string[] args, IClock clock)
+    public sealed class Settings : CommandSettings
     {
-        var cli = new CliArgs(args);
-        var records = cli.IntOption("records", 1_000_000);
-        var accounts = cli.IntOption("accounts", 1_000);
-        var phases = (cli.Option("phases") ?? "raw,ingest,replay,close").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var bus = cli.Option("bus") ?? "postgresql";
+        [CommandOption("--records <N>"), Description("synthetic records (at most a month of the accounts' usage)"), DefaultValue(1_000_000), Positive]
+        public int Records { get; init; } = 1_000_000;
+
+        [CommandOption("--accounts <K>"), Description("synthetic accounts, all closed by the close phase"), DefaultValue(1_000), Positive]
+        public int Accounts { get; init; } = 1_000;
+
+        [CommandOption("--phases <LIST>"), Description("which of raw, ingest, replay, close to measure (ingest always runs: replay and close work on what it stored)"), DefaultValue("raw,ingest,replay,close")]
+        public string Phases { get; init; } = "raw,ingest,replay,close";
+
+        [CommandOption("--bus <BUS>"), Description("postgresql, or rabbitmq (the broker of BILLING_RABBITMQ)"), DefaultValue("postgresql")]
+        public string Bus { get; init; } = "postgresql";
+
+        [CommandOption("--partitions <P>"), Description("ingest partitions; default BILLING_INGEST_PARTITIONS"), Positive]
+        public int? Partitions { get; init; }
+
+        [CommandOption("--nodes <N>"), Description("N-1 more `billing serve` processes join the benchmark's database and share the partitions"), DefaultValue(1), Positive]
+        public int Nodes { get; init; } = 1;
+
+        [CommandOption("--json <FILE>"), Description("also write the results as JSON to FILE")]
+        public string? Json { get; init; }
+    }
+
+    public static async Task<int> RunAsync(Settings cli, IClock clock)
+    {
+        var records = cli.Records;
+        var accounts = cli.Accounts;
+        var phases = cli.Phases.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var bus = cli.Bus;
         var settings = bus switch
         {
             "postgresql" => BillingSettings.FromEnvironment() with { RabbitMqUri = null },
@@ -40,8 +65,8 @@ public static class Bench
                 : throw new CliException("--bus rabbitmq publishes to the broker of BILLING_RABBITMQ: set it, e.g. BILLING_RABBITMQ=\"$(scripts/broker.sh url)\""),
             _ => throw new CliException($"--bus '{bus}' is not one of postgresql, rabbitmq"),
         };
-        settings = settings with { IngestPartitions = cli.IntOption("partitions", settings.IngestPartitions) };
-        var nodes = cli.IntOption("nodes", 1);
+        settings = settings with { IngestPartitions = cli.Partitions ?? settings.IngestPartitions };
+        var nodes = cli.Nodes;
         if (nodes < 1) throw new CliException("--nodes must be at least 1");
         var period = new BillingPeriod(2026, 10);
         var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
@@ -131,7 +156,7 @@ public static class Bench
         if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}{(double)results["close"]!["processCpuSeconds"]!,8:0.0}");
         if (results["ingestToRawRatio"] is not null) Console.WriteLine($"ingest/raw ratio: {(double)results["ingestToRawRatio"]!:0.000}");
         if (nodes > 1) Console.WriteLine($"peak MB of the busiest node: {memory.PeakNodeMb:N0} (cpu s counts this process only)");
-        if (cli.Option("json") is { } json)
+        if (cli.Json is { } json)
         {
             await File.WriteAllTextAsync(json, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {json}");

@@ -13,7 +13,7 @@ namespace Billing.Host.Features;
 /// </summary>
 public static class ReplayProjections
 {
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public static async Task<int> RunAsync(IServiceProvider services, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var settings = services.GetRequiredService<BillingSettings>();
