@@ -3,17 +3,21 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Billing.Events;
+using Billing.Host;
+using Billing.Host.Features;
 using Billing.Metering;
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 using Npgsql;
 using NpgsqlTypes;
 using Spectre.Console.Cli;
 
-namespace Billing.Host.Features;
+namespace Billing.Bench;
 
 /// <summary>
-/// `billing bench [--records N] [--accounts K] [--bus B] [--partitions P] [--nodes N] [--json FILE]`: a deterministic synthetic workload on a
+/// `billing bench [--records N] [--accounts K] [--phases LIST] [--bus B] [--partitions P] [--nodes N] [--json FILE]` (this project,
+/// bench/Billing.Bench, run by the `billing` script; not part of the production host): a deterministic synthetic workload on a
 /// database of its own (billing_bench or BILLING_BENCH_DB, recreated), measured phase by phase in one run so machine
 /// noise cancels out in the ratio:
 /// raw (the same N records as rows by plain batched INSERTs into a scratch table with a primary key
@@ -52,7 +56,13 @@ public static class Bench
         public string? Json { get; init; }
     }
 
-    public static async Task<int> RunAsync(Settings cli, IClock clock)
+    /// <summary>`billing bench`'s only command: the options are its settings.</summary>
+    public sealed class Command : AsyncCommand<Settings>
+    {
+        protected override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) => RunAsync(settings);
+    }
+
+    public static async Task<int> RunAsync(Settings cli)
     {
         var records = cli.Records;
         var accounts = cli.Accounts;
@@ -168,7 +178,8 @@ public static class Bench
     static Process StartNode(BillingSettings settings, string benchDb, Instant now)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(typeof(Bench).Assembly.Location);
+        // The host's billing.dll, copied beside the bench's with its runtimeconfig.json.
+        info.ArgumentList.Add(typeof(Cli).Assembly.Location);
         info.ArgumentList.Add("serve");
         info.Environment["BILLING_DB"] = benchDb;
         info.Environment["BILLING_URLS"] = "http://127.0.0.1:0";
