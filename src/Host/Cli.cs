@@ -1,85 +1,115 @@
 using Billing.Host.Features;
 using JasperFx;
 using Microsoft.Extensions.Logging;
+using Spectre.Console.Cli;
 
 namespace Billing.Host;
 
 /// <summary>
-/// The `billing` command. Every verb runs on the same host wiring as the server; see `billing help`.
+/// The `billing` command on Spectre.Console.Cli. Each verb is a settings class in its feature's file
+/// (options, descriptions, hence its `--help`) and a method run on the same host wiring as the server.
+/// JasperFx's own command line keeps its verbs (<see cref="JasperFxVerbs"/>).
 /// </summary>
 public static class Cli
 {
-    public const string Help = """
-        billing — event-sourced billing and metering for private endpoints
+    /// <summary>The verbs of JasperFx's command line: handed to RunJasperFxCommands untouched, before Spectre parses anything.</summary>
+    public static readonly IReadOnlyList<string> JasperFxVerbs = ["codegen", "describe", "db-apply", "db-assert", "resources", "projections"];
 
-          billing serve                                   HTTP API on BILLING_URLS (default http://127.0.0.1:5080)
-          billing import FILE.jsonl                       publish a JSON Lines file onto the bus and wait until every record is decided
-          billing usage --account ID --period YYYY-MM [--json]
-          billing close --period YYYY-MM                  close a period now (ignoring the grace period) and wait for every invoice
-          billing invoices --period YYYY-MM [--json]      the period's invoices (spec section 10 JSON with --json)
-          billing invoice pdf NUMBER --out FILE           an issued invoice's PDF
-          billing dead-letters list [--code CODE] [--json]  rejected records with their reasons
-          billing dead-letters replay --id ID | --all     submit dead letters again through the bus
-          billing replay                                  rebuild every projection from the event store
-          billing demo [--accounts N] [--period YYYY-MM]  the quick start: a month of synthetic usage through the bus, then a summary
-          billing generate --out FILE [--accounts N] [--records-per-hour K] [--period YYYY-MM] [--seed S]
-          billing bench [--records N] [--accounts K] [--phases raw,ingest,replay,close] [--bus postgresql|rabbitmq]
-                        [--partitions P] [--nodes N] [--json FILE]  raw insert vs ingest, replay and close, on a database of its own
-          billing codegen write                           pre-generate Wolverine handler code (JasperFx command line)
+    const string Header = "billing — event-sourced billing and metering for private endpoints";
 
-        Environment: BILLING_DB (Npgsql connection string; default the project-local cluster of scripts/db.sh),
-        BILLING_RABBITMQ (AMQP URI: producers publish raw JSON to the broker's queue `usage`; see docs/producers.md),
-        BILLING_INGEST_PARTITIONS (default 4, the same on every node; see docs/scaling.md).
+    const string Footer = """
+        No verb means serve; `billing help VERB` is `billing VERB --help`.
+        Environment (the others in the README):
+          BILLING_DB                 Npgsql connection string; default the project-local cluster of scripts/db.sh
+          BILLING_RABBITMQ           AMQP URI: producers publish raw JSON to the broker's queue `usage` (docs/producers.md)
+          BILLING_INGEST_PARTITIONS  default 4, the same on every node (docs/scaling.md)
         """;
 
-    /// <remarks>The `billing` script starts the local PostgreSQL only for the verbs that build a host: keep its list in step with this switch.</remarks>
+    /// <remarks>The `billing` script starts the local PostgreSQL only for the verbs that build a host: keep its list in step with these.</remarks>
     public static async Task<int> RunAsync(string[] args, NodaTime.IClock clock)
     {
-        var verb = args.FirstOrDefault() ?? "serve";
-        var rest = new CliArgs(args.Skip(1));
-        try
+        args = args switch
         {
-            return verb switch
-            {
-                "help" or "--help" or "-h" => Print(Help),
-                "serve" => await ServeAsync(args.Skip(1).ToArray(), clock),
-                "import" => await WithHostAsync(rest, clock, ImportUsage.RunAsync),
-                "usage" => await WithHostAsync(rest, clock, QueryUsage.RunAsync),
-                "replay" => await WithHostAsync(rest, clock, ReplayProjections.RunAsync, daemon: false),
-                "demo" => await WithHostAsync(rest, clock, Demo.RunAsync),
-                "generate" => await GenerateUsage.RunAsync(rest, clock),
-                "bench" => await Bench.RunAsync(args.Skip(1).ToArray(), clock),
-                "close" => await WithHostAsync(rest, clock, CloseCommand.RunAsync),
-                "invoices" => await WithHostAsync(rest, clock, QueryInvoices.ListCommandAsync),
-                "invoice" => await WithHostAsync(rest, clock, QueryInvoices.PdfCommandAsync),
-                "dead-letters" => await WithHostAsync(rest, clock, DeadLetters.RunAsync),
-                "codegen" or "describe" or "db-apply" or "db-assert" or "resources" => await JasperFxAsync(args, clock),
-                _ => Fail($"unknown verb '{verb}'\n\n{Help}"),
-            };
-        }
-        catch (CliException e)
+            [] => ["serve"],
+            ["help", .. var verb] => [.. verb, "--help"],
+            _ => args,
+        };
+        if (JasperFxVerbs.Contains(args[0])) return await JasperFxAsync(args, clock);
+        if (args[0] == "bench") return CommandLine.Fail("the bench is not part of the production host: ./billing bench runs bench/Billing.Bench");
+        var cli = new CommandLine("billing", Header, Footer);
+        var app = new CommandApp();
+        app.Configure(config => Configure(config, cli, clock));
+        return await cli.RunAsync(app, args);
+    }
+
+    static void Configure(IConfigurator config, CommandLine cli, NodaTime.IClock clock)
+    {
+        cli.Apply(config);
+        cli.Verb<EmptyCommandSettings>(config, "serve", (_, _) => ServeAsync(clock))
+            .WithDescription("HTTP API on BILLING_URLS (default http://127.0.0.1:5080), bus listener and projection daemon");
+        cli.Verb<ImportUsage.Settings>(config, "import", (s, _) => WithHostAsync(clock, (services, ct) => ImportUsage.RunAsync(services, s, ct)))
+            .WithDescription("publish a JSON Lines file onto the bus; wait until every record is decided and projected")
+            .WithExample("import", "usage.jsonl");
+        cli.Verb<QueryUsage.Settings>(config, "usage", (s, _) => WithHostAsync(clock, (services, ct) => QueryUsage.RunAsync(services, s, ct)))
+            .WithDescription("an account's usage in a period (as payer; cross-AZ as owner)")
+            .WithExample("usage", "--account", "111122223333", "--period", "2026-10", "--json");
+        cli.Verb<CloseCommand.Settings>(config, "close", (s, _) => WithHostAsync(clock, (services, ct) => CloseCommand.RunAsync(services, s, ct)))
+            .WithDescription("close a period now (ignoring the grace period) and wait for every invoice");
+        cli.Verb<QueryInvoices.ListSettings>(config, "invoices", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.ListCommandAsync(services, s, ct)))
+            .WithDescription("the period's invoices (spec section 10 JSON each with --json)");
+        config.AddBranch("invoice", invoice =>
         {
-            return Fail(e.Message);
-        }
+            invoice.SetDescription("an issued invoice: invoice pdf NUMBER --out FILE");
+            invoice.SetDefaultCommand<MissingVerb>();
+            cli.Verb<QueryInvoices.PdfSettings>(invoice, "invoice pdf", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.PdfCommandAsync(services, s, ct)))
+                .WithDescription("an issued invoice's PDF, exactly as issued")
+                .WithExample("invoice", "pdf", "INV-2026-000042", "--out", "INV-2026-000042.pdf");
+        });
+        config.AddBranch("dead-letters", deadLetters =>
+        {
+            deadLetters.SetDescription("rejected records: dead-letters list | dead-letters replay");
+            deadLetters.SetDefaultCommand<MissingVerb>();
+            cli.Verb<DeadLetters.ListSettings>(deadLetters, "dead-letters list", (s, _) => WithHostAsync(clock, (services, ct) => DeadLetters.ListCommandAsync(services, s, ct)))
+                .WithDescription("rejected records with their reasons and original JSON");
+            cli.Verb<DeadLetters.ReplaySettings>(deadLetters, "dead-letters replay", (s, _) => WithHostAsync(clock, (services, ct) => DeadLetters.ReplayCommandAsync(services, s, ct)))
+                .WithDescription("submit dead letters again through the bus (say, once the missing endpoint.created was sent)");
+        });
+        cli.Verb<EmptyCommandSettings>(config, "replay", (_, _) => WithHostAsync(clock, ReplayProjections.RunAsync, daemon: false))
+            .WithDescription("rebuild every projection from the event store, with progress (stop serve first)");
+        cli.Verb<Demo.Settings>(config, "demo", (s, _) => WithHostAsync(clock, (services, ct) => Demo.RunAsync(services, s, ct)))
+            .WithDescription("the quick start: a month of synthetic usage through the bus, a summary, invoices and PDFs");
+        cli.Verb<GenerateUsage.Settings>(config, "generate", (s, _) => GenerateUsage.RunAsync(s, clock))
+            .WithDescription("deterministic synthetic usage as JSON Lines (for imports and benchmarks)")
+            .WithExample("generate", "--out", "usage.jsonl", "--accounts", "100", "--records-per-hour", "4");
+        // Listed so that the root help and the "did you mean" know them; RunAsync hands them on (or refuses bench) before parsing.
+        cli.Verb<EmptyCommandSettings>(config, "help", (_, _) => Task.FromResult(0))
+            .WithDescription("this help; help VERB is VERB --help");
+        cli.Verb<EmptyCommandSettings>(config, "bench", (_, _) => Task.FromResult(0))
+            .WithDescription("the performance benchmark, on a database of its own (bench/Billing.Bench: ./billing bench --help)");
+        foreach (var (verb, description) in new[]
+                 {
+                     ("codegen", "JasperFx: Wolverine's handler code (codegen write pre-generates it)"),
+                     ("describe", "JasperFx: the application's configuration"),
+                     ("db-apply", "JasperFx: apply the database schema"),
+                     ("db-assert", "JasperFx: check the database schema"),
+                     ("resources", "JasperFx: set up, check or tear down the stateful resources"),
+                     ("projections", "JasperFx: Marten's projections (rebuild, list)"),
+                 })
+            cli.Verb<EmptyCommandSettings>(config, verb, (_, _) => Task.FromResult(0)).WithDescription(description);
     }
 
-    public static int Fail(string message)
+    /// <summary>A branch called without one of its verbs (`billing dead-letters`): a usage error, as before Spectre.</summary>
+    sealed class MissingVerb : Command<EmptyCommandSettings>
     {
-        Console.Error.WriteLine($"billing: {message}");
-        return 2;
+        protected override int Execute(CommandContext context, EmptyCommandSettings settings, CancellationToken cancellationToken) =>
+            CommandLine.Fail($"'{context.Arguments.FirstOrDefault()}' needs one of its verbs: billing {context.Arguments.FirstOrDefault()} --help lists them");
     }
 
-    static int Print(string text)
-    {
-        Console.WriteLine(text);
-        return 0;
-    }
-
-    static async Task<int> ServeAsync(string[] args, NodaTime.IClock clock)
+    static async Task<int> ServeAsync(NodaTime.IClock clock)
     {
         var settings = BillingSettings.FromEnvironment() with { RunSchedules = true };
         await Database.EnsureExistsAsync(settings.ConnectionString);
-        var app = BuildWebApp(args, settings, clock);
+        var app = BuildWebApp([], settings, clock);
         await app.StartAsync();
         Console.Error.WriteLine($"billing: serving on {string.Join(", ", app.Urls)} (Ctrl-C to stop)");
         await app.WaitForShutdownAsync();
@@ -102,7 +132,7 @@ public static class Cli
     }
 
     /// <summary>Runs a verb on a started host without an HTTP listener.</summary>
-    static async Task<int> WithHostAsync(CliArgs args, NodaTime.IClock clock, Func<IServiceProvider, CliArgs, CancellationToken, Task<int>> verb, bool daemon = true)
+    static async Task<int> WithHostAsync(NodaTime.IClock clock, Func<IServiceProvider, CancellationToken, Task<int>> verb, bool daemon = true)
     {
         var settings = BillingSettings.FromEnvironment() with { RunDaemon = daemon };
         await Database.EnsureExistsAsync(settings.ConnectionString);
@@ -115,7 +145,7 @@ public static class Cli
         await host.StartAsync(cancel.Token);
         try
         {
-            return await verb(host.Services, args, cancel.Token);
+            return await verb(host.Services, cancel.Token);
         }
         finally
         {

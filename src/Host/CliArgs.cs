@@ -1,30 +1,41 @@
+using Spectre.Console.Cli;
+
 namespace Billing.Host;
 
-/// <summary>The words of a CLI call: positional arguments, "--name value" options and "--flag" switches.</summary>
-public sealed class CliArgs
+/// <summary>
+/// The words of one verb's call (after the verb), for in-process callers of a verb method, such as
+/// tests: <see cref="Bind{TSettings}"/> turns them into the verb's settings with the CLI's own parser,
+/// so they mean exactly what they mean on the command line.
+/// </summary>
+public sealed class CliArgs(IEnumerable<string> words)
 {
-    readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
-    public List<string> Positional { get; } = [];
+    public IReadOnlyList<string> Words { get; } = words.ToList();
 
-    public CliArgs(IEnumerable<string> args)
+    public TSettings Bind<TSettings>() where TSettings : CommandSettings
     {
-        var list = args.ToList();
-        for (var i = 0; i < list.Count; i++)
+        TSettings? bound = null;
+        var cli = new CommandLine("billing");
+        var app = new CommandApp();
+        app.Configure(config =>
         {
-            if (!list[i].StartsWith("--", StringComparison.Ordinal)) { Positional.Add(list[i]); continue; }
-            var name = list[i][2..];
-            var eq = name.IndexOf('=');
-            if (eq >= 0) _options[name[..eq]] = name[(eq + 1)..];
-            else if (i + 1 < list.Count && !list[i + 1].StartsWith("--", StringComparison.Ordinal)) _options[name] = list[++i];
-            else _options[name] = null;
+            cli.Apply(config);
+            cli.Verb<TSettings>(config, "verb", (settings, _) =>
+            {
+                bound = settings;
+                return Task.FromResult(0);
+            });
+        });
+        try
+        {
+            app.Run(["verb", .. Words]);
         }
+        catch (CommandRuntimeException e)
+        {
+            throw new CliException(e.Message);
+        }
+        return bound ?? throw new CliException($"'{string.Join(' ', Words)}' did not bind to {typeof(TSettings).Name}");
     }
-
-    public string? Option(string name) => _options.GetValueOrDefault(name);
-    public bool Flag(string name) => _options.ContainsKey(name);
-
-    public int IntOption(string name, int fallback) =>
-        Option(name) is { } v ? (int.TryParse(v, out var n) && n > 0 ? n : throw new CliException($"--{name} must be a positive whole number, not '{v}'")) : fallback;
 }
 
+/// <summary>A mistake in a CLI call: printed as "billing: message", exit code 2.</summary>
 public sealed class CliException(string message) : Exception(message);

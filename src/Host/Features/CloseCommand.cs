@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
@@ -5,6 +6,7 @@ using Billing.Metering.Accounts;
 using Marten;
 using Marten.Events;
 using NodaTime;
+using Spectre.Console.Cli;
 using Wolverine;
 
 namespace Billing.Host.Features;
@@ -12,9 +14,18 @@ namespace Billing.Host.Features;
 /// <summary>`billing close --period YYYY-MM`: closes a period now, ignoring the grace period, and waits for every invoice.</summary>
 public static class CloseCommand
 {
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class Settings : CommandSettings
     {
-        var text = args.Option("period") ?? throw new CliException("usage: billing close --period YYYY-MM");
+        [CommandOption("--period <YYYY-MM>", isRequired: true), Description("the billing period to close; older than the late window it is refused")]
+        public string? Period { get; init; }
+    }
+
+    /// <summary>The verb with its words bound by the CLI's parser (for in-process callers such as tests).</summary>
+    public static Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct) => RunAsync(services, args.Bind<Settings>(), ct);
+
+    public static async Task<int> RunAsync(IServiceProvider services, Settings args, CancellationToken ct)
+    {
+        var text = args.Period ?? throw new CliException("usage: billing close --period YYYY-MM");
         if (!BillingPeriod.TryParse(text, out var period)) throw new CliException($"'{text}' is not a billing period like 2026-10 (YYYY-MM)");
         var window = services.GetRequiredService<BillingSettings>().LateWindow;
         var now = services.GetRequiredService<IClock>().GetCurrentInstant();
@@ -42,7 +53,7 @@ public static class CloseCommand
             due = closed is not null && closed.LastClosedAt >= started ? closed.AccountsDue : [];
         }
 
-        var progress = new TerminalProgress($"closing {period}", due.Count);
+        using var progress = new CliProgress($"closing {period}", due.Count);
         while (true)
         {
             await using var session = store.QuerySession();

@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Npgsql;
+using Spectre.Console.Cli;
 using Wolverine.Marten;
 
 namespace Billing.Host.Features;
@@ -39,33 +41,48 @@ public static class DeadLetters
         ["replayedAt"] = d.ReplayedAt is { } r ? Billing.Events.RecordParser.Format(r) : null,
     }).ToArray());
 
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class ListSettings : CommandSettings
     {
-        var store = services.GetRequiredService<IDocumentStore>();
-        switch (args.Positional.FirstOrDefault())
+        [CommandOption("--code <CODE>"), Description("only the dead letters refused with this code")]
+        public string? Code { get; init; }
+
+        [CommandOption("--limit <N>"), Description("the newest N"), DefaultValue(1000), Positive]
+        public int Limit { get; init; } = 1000;
+
+        [CommandOption("--json"), Description("the JSON of GET /api/dead-letters instead of lines")]
+        public bool Json { get; init; }
+    }
+
+    public sealed class ReplaySettings : CommandSettings
+    {
+        [CommandOption("--id <ID>"), Description("the one dead letter to submit again")]
+        public string? Id { get; init; }
+
+        [CommandOption("--all"), Description("every dead letter not replayed before")]
+        public bool All { get; init; }
+    }
+
+    public static async Task<int> ListCommandAsync(IServiceProvider services, ListSettings args, CancellationToken ct)
+    {
+        await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
+        var letters = await ListAsync(session, args.Code, args.Limit, ct);
+        if (args.Json) Console.WriteLine(ToJson(letters).ToJsonString(Billing.Events.RecordJson.Options));
+        else
         {
-            case "list":
-                await using (var session = store.QuerySession())
-                {
-                    var letters = await ListAsync(session, args.Option("code"), args.IntOption("limit", 1000), ct);
-                    if (args.Flag("json")) Console.WriteLine(ToJson(letters).ToJsonString(Billing.Events.RecordJson.Options));
-                    else
-                    {
-                        foreach (var d in letters)
-                            Console.WriteLine($"{d.Id}  {Billing.Events.RecordParser.Format(d.DeadLetteredAt)}  {d.RecordId ?? "-",-20} {d.Code,-20} {d.Reason}{(d.ReplayedAt is null ? "" : "  (replayed)")}");
-                        Console.WriteLine($"{letters.Count} dead letters");
-                    }
-                }
-                return 0;
-            case "replay":
-                Guid? id = args.Option("id") is { } text ? (Guid.TryParse(text, out var g) ? g : throw new CliException($"'{text}' is not a dead-letter id")) : null;
-                if (id is null && !args.Flag("all")) throw new CliException("usage: billing dead-letters replay --id ID | --all");
-                var result = await ReplayAsync(services, id, ct);
-                Console.WriteLine($"replayed {result.Records:N0} dead letters: {result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected again");
-                return 0;
-            default:
-                throw new CliException("usage: billing dead-letters list [--code CODE] [--json] | billing dead-letters replay --id ID | --all");
+            foreach (var d in letters)
+                Console.WriteLine($"{d.Id}  {Billing.Events.RecordParser.Format(d.DeadLetteredAt)}  {d.RecordId ?? "-",-20} {d.Code,-20} {d.Reason}{(d.ReplayedAt is null ? "" : "  (replayed)")}");
+            Console.WriteLine($"{letters.Count} dead letters");
         }
+        return 0;
+    }
+
+    public static async Task<int> ReplayCommandAsync(IServiceProvider services, ReplaySettings args, CancellationToken ct)
+    {
+        Guid? id = args.Id is { } text ? (Guid.TryParse(text, out var g) ? g : throw new CliException($"'{text}' is not a dead-letter id")) : null;
+        if (id is null && !args.All) throw new CliException("usage: billing dead-letters replay --id ID | --all");
+        var result = await ReplayAsync(services, id, ct);
+        Console.WriteLine($"replayed {result.Records:N0} dead letters: {result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected again");
+        return 0;
     }
 
     /// <summary>

@@ -1,7 +1,9 @@
+using System.ComponentModel;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Marten;
 using NodaTime;
+using Spectre.Console.Cli;
 
 namespace Billing.Host.Features;
 
@@ -12,14 +14,29 @@ namespace Billing.Host.Features;
 /// </summary>
 public static class Demo
 {
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--accounts <N>"), Description("synthetic accounts"), DefaultValue(36), Positive]
+        public int Accounts { get; init; } = 36;
+
+        [CommandOption("--period <YYYY-MM>"), Description("the billing period; default last month")]
+        public string? Period { get; init; }
+
+        [CommandOption("--out <DIR>"), Description("where the usage file and the PDFs go; default out/demo")]
+        public string? Out { get; init; }
+    }
+
+    /// <summary>The verb with its words bound by the CLI's parser (for in-process callers such as tests).</summary>
+    public static Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct) => RunAsync(services, args.Bind<Settings>(), ct);
+
+    public static async Task<int> RunAsync(IServiceProvider services, Settings args, CancellationToken ct)
     {
         var clock = services.GetRequiredService<IClock>();
-        var period = args.Option("period") is { } p
+        var period = args.Period is { } p
             ? (BillingPeriod.TryParse(p, out var parsed) ? parsed : throw new CliException($"'{p}' is not a billing period like 2026-10"))
             : BillingPeriod.Of(clock.GetCurrentInstant()).Previous;
-        var accounts = args.IntOption("accounts", 36);
-        var outDir = args.Option("out") ?? Path.Combine("out", "demo");
+        var accounts = args.Accounts;
+        var outDir = args.Out ?? Path.Combine("out", "demo");
         var file = Path.Combine(outDir, $"usage-{period}.jsonl");
 
         var synthetic = new SyntheticUsage(period, accounts);

@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using Marten;
 using Marten.Events;
 using NodaTime;
 using Npgsql;
+using Spectre.Console.Cli;
 using Wolverine;
 
 namespace Billing.Host.Features;
@@ -25,11 +27,19 @@ public static class ImportUsage
         public double RecordsPerSecond => Records / Math.Max(Elapsed.TotalSeconds, 1e-9);
     }
 
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class Settings : CommandSettings
     {
-        var file = args.Positional.FirstOrDefault() ?? throw new CliException("usage: billing import FILE.jsonl");
-        if (!File.Exists(file)) throw new CliException($"no such file: {file}");
-        var result = await ImportAsync(services, file, args.IntOption("batch", BatchSize), ct);
+        [CommandArgument(0, "<FILE>"), Description("a JSON Lines file of usage records (one record or an array a line)")]
+        public string File { get; init; } = "";
+
+        [CommandOption("--batch <N>"), Description("records a message"), DefaultValue(BatchSize), Positive]
+        public int Batch { get; init; } = BatchSize;
+    }
+
+    public static async Task<int> RunAsync(IServiceProvider services, Settings args, CancellationToken ct)
+    {
+        if (!File.Exists(args.File)) throw new CliException($"no such file: {args.File}");
+        var result = await ImportAsync(services, args.File, args.Batch, ct);
         Console.WriteLine($"imported {result.Records:N0} records in {result.Elapsed.TotalSeconds:0.0} s ({result.RecordsPerSecond:N0} records/s): " +
                           $"{result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected");
         return 0;
@@ -47,7 +57,7 @@ public static class ImportUsage
         var importId = Guid.CreateVersion7();
         await ImportsTable.StartAsync(settings.ConnectionString, importId, expected, ct);
 
-        var publishing = new TerminalProgress("publishing", expected);
+        using var publishing = new CliProgress("publishing", expected);
         using var scope = services.CreateScope();
         var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
         // On the PostgreSQL bus the import routes each line to its ingest partition and sends full
@@ -136,20 +146,27 @@ public static class ImportUsage
     /// <summary>Waits until every record of an import is accepted, a duplicate or rejected, showing progress.</summary>
     public static async Task<(long Accepted, long Duplicates, long Rejected)> WaitForDecisionsAsync(string connectionString, Guid importId, long expected, CancellationToken ct)
     {
-        TerminalProgress? deciding = null;
-        while (true)
+        CliProgress? deciding = null;
+        try
         {
-            var counts = await ImportsTable.CountsAsync(connectionString, importId, ct);
-            var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
-            // Most records were decided while they were being published: the rate counts only those decided from now on.
-            deciding ??= new TerminalProgress("deciding", expected, doneAtStart: decided);
-            deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
-            if (decided >= expected)
+            while (true)
             {
-                deciding.Done(expected);
-                return counts;
+                var counts = await ImportsTable.CountsAsync(connectionString, importId, ct);
+                var decided = counts.Accepted + counts.Duplicates + counts.Rejected;
+                // Most records were decided while they were being published: the rate counts only those decided from now on.
+                deciding ??= new CliProgress("deciding", expected, doneAtStart: decided);
+                deciding.Report(decided, $"accepted {counts.Accepted:N0} duplicate {counts.Duplicates:N0} rejected {counts.Rejected:N0}");
+                if (decided >= expected)
+                {
+                    deciding.Done(expected);
+                    return counts;
+                }
+                await Task.Delay(200, ct);
             }
-            await Task.Delay(200, ct);
+        }
+        finally
+        {
+            deciding?.Dispose();
         }
     }
 }

@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Marten;
+using Spectre.Console.Cli;
 
 namespace Billing.Host.Features;
 
@@ -45,12 +47,30 @@ public static class QueryInvoices
     public static async Task<string> ListJsonAsync(IQuerySession session, BillingPeriod period, CancellationToken ct) =>
         new JsonArray((await ListAsync(session, period, ct)).Select(i => JsonNode.Parse(i.Json)).ToArray()).ToJsonString(Billing.Events.RecordJson.Options);
 
-    public static async Task<int> ListCommandAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class ListSettings : CommandSettings
     {
-        var text = args.Option("period");
-        if (!BillingPeriod.TryParse(text, out var period)) throw new CliException("usage: billing invoices --period YYYY-MM [--json]");
+        [CommandOption("--period <YYYY-MM>", isRequired: true), Description("the billing period")]
+        public string? Period { get; init; }
+
+        [CommandOption("--json"), Description("a JSON array of the invoices, each exactly as issued (spec section 10)")]
+        public bool Json { get; init; }
+    }
+
+    public sealed class PdfSettings : CommandSettings
+    {
+        [CommandArgument(0, "<NUMBER>"), Description("the invoice's number, e.g. INV-2026-000042")]
+        public string Number { get; init; } = "";
+
+        [CommandOption("--out <FILE>", isRequired: true), Description("where to write the PDF")]
+        public string? Out { get; init; }
+    }
+
+    public static async Task<int> ListCommandAsync(IServiceProvider services, ListSettings args, CancellationToken ct)
+    {
+        var text = args.Period;
+        if (!BillingPeriod.TryParse(text, out var period)) throw new CliException($"'{text}' is not a billing period like 2026-10 (YYYY-MM)");
         await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
-        if (args.Flag("json"))
+        if (args.Json)
         {
             Console.WriteLine(await ListJsonAsync(session, period, ct));
             return 0;
@@ -68,10 +88,9 @@ public static class QueryInvoices
     }
 
     /// <summary>`billing invoice pdf NUMBER --out FILE`.</summary>
-    public static async Task<int> PdfCommandAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public static async Task<int> PdfCommandAsync(IServiceProvider services, PdfSettings args, CancellationToken ct)
     {
-        if (args.Positional is not ["pdf", var number] || args.Option("out") is not { } file)
-            throw new CliException("usage: billing invoice pdf NUMBER --out FILE");
+        var (number, file) = (args.Number, args.Out ?? throw new CliException("usage: billing invoice pdf NUMBER --out FILE"));
         if (!InvoiceNumber.TryParse(number, out _, out _)) throw new CliException($"'{number}' is not an invoice number like INV-2026-000042");
         await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
         var pdf = await InvoicePdfsTable.ReadAsync(session, number, ct) ?? throw new CliException($"no invoice numbered '{number}'");

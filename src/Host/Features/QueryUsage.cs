@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Events;
 using Billing.Metering;
 using Marten;
 using Marten.Events;
+using Spectre.Console.Cli;
 
 namespace Billing.Host.Features;
 
@@ -44,16 +46,28 @@ public static class QueryUsage
         }).ToArray()),
     };
 
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public sealed class Settings : CommandSettings
     {
-        var account = args.Option("account");
-        var periodText = args.Option("period");
-        if (Validate(account, periodText) is { } error) return Cli.Fail(error);
+        [CommandOption("--account <ID>", isRequired: true), Description("the account (12 digits)")]
+        public string? Account { get; init; }
+
+        [CommandOption("--period <YYYY-MM>", isRequired: true), Description("the billing period")]
+        public string? Period { get; init; }
+
+        [CommandOption("--json"), Description("the JSON of GET /api/usage/{accountId}/{period} instead of a table")]
+        public bool Json { get; init; }
+    }
+
+    public static async Task<int> RunAsync(IServiceProvider services, Settings args, CancellationToken ct)
+    {
+        var account = args.Account;
+        var periodText = args.Period;
+        if (Validate(account, periodText) is { } error) throw new CliException(error);
         var store = services.GetRequiredService<IDocumentStore>();
         await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(5));
         await using var session = store.QuerySession();
         var usage = await UsageQueries.ForAccountAsync(session, account!, BillingPeriod.Parse(periodText!), services.GetRequiredService<BillingSettings>().LateWindow, ct);
-        if (args.Flag("json"))
+        if (args.Json)
         {
             Console.WriteLine(ToJson(usage).ToJsonString(RecordJson.Options));
             return 0;

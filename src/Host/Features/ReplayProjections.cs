@@ -13,7 +13,7 @@ namespace Billing.Host.Features;
 /// </summary>
 public static class ReplayProjections
 {
-    public static async Task<int> RunAsync(IServiceProvider services, CliArgs args, CancellationToken ct)
+    public static async Task<int> RunAsync(IServiceProvider services, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var settings = services.GetRequiredService<BillingSettings>();
@@ -30,7 +30,7 @@ public static class ReplayProjections
         // Rebuilt side by side: each reads the event store on its own, so PostgreSQL's work and
         // .NET's work overlap on the two cores instead of taking turns.
         var names = store.Options.Events.Projections().Select(p => p.Name).Distinct().ToList();
-        var progress = new TerminalProgress($"replay {names.Count} projections", highWater * names.Count);
+        using var progress = new CliProgress($"replay {names.Count} projections", highWater * names.Count);
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watcher = WatchAsync(connectionString, names, highWater, progress, watching.Token);
         await Task.WhenAll(names.Select(name => daemon.RebuildProjectionAsync(name, TimeSpan.FromMinutes(30), ct)));
@@ -41,7 +41,7 @@ public static class ReplayProjections
     }
 
     /// <summary>Reports the events every projection has processed so far, summed (one query a poll).</summary>
-    static async Task WatchAsync(string connectionString, IReadOnlyList<string> names, long highWater, TerminalProgress progress, CancellationToken ct)
+    static async Task WatchAsync(string connectionString, IReadOnlyList<string> names, long highWater, CliProgress progress, CancellationToken ct)
     {
         var patterns = string.Join(", ", names.Select(n => $"'{n.Replace("'", "''")}%'"));
         var sql = $"select coalesce(sum(least(last_seq_id, {highWater})), 0) from {MeteringStore.Schema}.mt_event_progression where name like any(array[{patterns}])";

@@ -1,17 +1,23 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Billing.Events;
+using Billing.Host;
+using Billing.Host.Features;
 using Billing.Metering;
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 using Npgsql;
 using NpgsqlTypes;
+using Spectre.Console.Cli;
 
-namespace Billing.Host.Features;
+namespace Billing.Bench;
 
 /// <summary>
-/// `billing bench [--records N] [--accounts K] [--bus B] [--partitions P] [--nodes N] [--json FILE]`: a deterministic synthetic workload on a
+/// `billing bench [--records N] [--accounts K] [--phases LIST] [--bus B] [--partitions P] [--nodes N] [--json FILE]` (this project,
+/// bench/Billing.Bench, run by the `billing` script; not part of the production host): a deterministic synthetic workload on a
 /// database of its own (billing_bench or BILLING_BENCH_DB, recreated), measured phase by phase in one run so machine
 /// noise cancels out in the ratio:
 /// raw (the same N records as rows by plain batched INSERTs into a scratch table with a primary key
@@ -26,13 +32,42 @@ public static class Bench
     const int RawClients = 4;
     const int RawRowsPerInsert = 100;
 
-    public static async Task<int> RunAsync(string[] args, IClock clock)
+    public sealed class Settings : CommandSettings
     {
-        var cli = new CliArgs(args);
-        var records = cli.IntOption("records", 1_000_000);
-        var accounts = cli.IntOption("accounts", 1_000);
-        var phases = (cli.Option("phases") ?? "raw,ingest,replay,close").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var bus = cli.Option("bus") ?? "postgresql";
+        [CommandOption("--records <N>"), Description("synthetic records (at most a month of the accounts' usage)"), DefaultValue(1_000_000), Positive]
+        public int Records { get; init; } = 1_000_000;
+
+        [CommandOption("--accounts <K>"), Description("synthetic accounts, all closed by the close phase"), DefaultValue(1_000), Positive]
+        public int Accounts { get; init; } = 1_000;
+
+        [CommandOption("--phases <LIST>"), Description("which of raw, ingest, replay, close to measure (ingest always runs: replay and close work on what it stored)"), DefaultValue("raw,ingest,replay,close")]
+        public string Phases { get; init; } = "raw,ingest,replay,close";
+
+        [CommandOption("--bus <BUS>"), Description("postgresql, or rabbitmq (the broker of BILLING_RABBITMQ)"), DefaultValue("postgresql")]
+        public string Bus { get; init; } = "postgresql";
+
+        [CommandOption("--partitions <P>"), Description("ingest partitions; default BILLING_INGEST_PARTITIONS"), Positive]
+        public int? Partitions { get; init; }
+
+        [CommandOption("--nodes <N>"), Description("N-1 more `billing serve` processes join the benchmark's database and share the partitions"), DefaultValue(1), Positive]
+        public int Nodes { get; init; } = 1;
+
+        [CommandOption("--json <FILE>"), Description("also write the results as JSON to FILE")]
+        public string? Json { get; init; }
+    }
+
+    /// <summary>`billing bench`'s only command: the options are its settings.</summary>
+    public sealed class Command : AsyncCommand<Settings>
+    {
+        protected override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) => RunAsync(settings);
+    }
+
+    public static async Task<int> RunAsync(Settings cli)
+    {
+        var records = cli.Records;
+        var accounts = cli.Accounts;
+        var phases = cli.Phases.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var bus = cli.Bus;
         var settings = bus switch
         {
             "postgresql" => BillingSettings.FromEnvironment() with { RabbitMqUri = null },
@@ -40,8 +75,8 @@ public static class Bench
                 : throw new CliException("--bus rabbitmq publishes to the broker of BILLING_RABBITMQ: set it, e.g. BILLING_RABBITMQ=\"$(scripts/broker.sh url)\""),
             _ => throw new CliException($"--bus '{bus}' is not one of postgresql, rabbitmq"),
         };
-        settings = settings with { IngestPartitions = cli.IntOption("partitions", settings.IngestPartitions) };
-        var nodes = cli.IntOption("nodes", 1);
+        settings = settings with { IngestPartitions = cli.Partitions ?? settings.IngestPartitions };
+        var nodes = cli.Nodes;
         if (nodes < 1) throw new CliException("--nodes must be at least 1");
         var period = new BillingPeriod(2026, 10);
         var now = Instant.FromUtc(2026, 11, 2, 0, 0); // the workload's clock: October is closable
@@ -131,7 +166,7 @@ public static class Bench
         if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}{(double)results["close"]!["processCpuSeconds"]!,8:0.0}");
         if (results["ingestToRawRatio"] is not null) Console.WriteLine($"ingest/raw ratio: {(double)results["ingestToRawRatio"]!:0.000}");
         if (nodes > 1) Console.WriteLine($"peak MB of the busiest node: {memory.PeakNodeMb:N0} (cpu s counts this process only)");
-        if (cli.Option("json") is { } json)
+        if (cli.Json is { } json)
         {
             await File.WriteAllTextAsync(json, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {json}");
@@ -143,7 +178,8 @@ public static class Bench
     static Process StartNode(BillingSettings settings, string benchDb, Instant now)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(typeof(Bench).Assembly.Location);
+        // The host's billing.dll, copied beside the bench's with its runtimeconfig.json.
+        info.ArgumentList.Add(typeof(Cli).Assembly.Location);
         info.ArgumentList.Add("serve");
         info.Environment["BILLING_DB"] = benchDb;
         info.Environment["BILLING_URLS"] = "http://127.0.0.1:0";
@@ -226,7 +262,7 @@ public static class Bench
                 """, connection);
             await create.ExecuteNonQueryAsync();
         }
-        var progress = new TerminalProgress("raw insert", total);
+        using var progress = new CliProgress("raw insert", total);
         var done = 0L;
         var timer = Stopwatch.StartNew();
         var chunks = File.ReadLines(file).Chunk(RawRowsPerInsert);
