@@ -35,7 +35,9 @@ public static class RenderInvoicePdfsHandler
     {
         var issued = pending.Invoices;
         var pdfs = new byte[issued.Count][];
-        Parallel.For(0, issued.Count, new ParallelOptions { CancellationToken = ct }, i => pdfs[i] = InvoicePdf.Render(InvoiceJson.Read(issued[i].Json), seller));
+        // One renderer per core: two groups render side by side, and more threads than cores only
+        // queued on PDFsharp's font lock (docs/performance.md).
+        Parallel.For(0, issued.Count, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Environment.ProcessorCount }, i => pdfs[i] = InvoicePdf.Render(InvoiceJson.Read(issued[i].Json), seller));
         var ops = new List<IMartenOp>(issued.Count * 2);
         var outgoing = new OutgoingMessages();
         for (var i = 0; i < issued.Count; i++)
