@@ -13,12 +13,6 @@ public class CloseDuePeriodsTests
 {
     static readonly string[] Month = [.. OctoberScenario.Lines, Records.Opened("s-b", "2026-09-15T00:00:00Z", OctoberScenario.B, "株式会社サンプル", "JP")];
 
-    static async Task<List<IssuedInvoice>> InvoicesAsync(BillingTestHost host)
-    {
-        await using var session = host.Store.QuerySession();
-        return (await session.Query<IssuedInvoice>().ToListAsync()).OrderBy(i => i.Number).ToList();
-    }
-
     [Fact]
     public async Task The_schedule_closes_a_period_only_once_its_grace_has_passed()
     {
@@ -30,12 +24,12 @@ public class CloseDuePeriodsTests
         var tick = await host.TrackBus(TimeSpan.FromSeconds(60)).InvokeMessageAndWaitAsync(new CloseDuePeriods());
         Assert.Contains(new BillingPeriod(2026, 9), tick.Executed.MessagesOf<ClosePeriod>().Select(c => c.Period));
         Assert.DoesNotContain(new BillingPeriod(2026, 10), tick.Executed.MessagesOf<ClosePeriod>().Select(c => c.Period));
-        var september = Assert.Single(await InvoicesAsync(host)); // and nothing for October
+        var september = Assert.Single(await host.InvoicesAsync()); // and nothing for October
         Assert.Equal(("2026-09", OctoberScenario.A, "INV-2026-000001"), (september.Period, september.AccountId, september.Number));
 
         host.Clock.Set(Instant.FromUtc(2026, 11, 2, 0, 0)); // end + 24 h
         await host.TrackBus(TimeSpan.FromSeconds(60)).InvokeMessageAndWaitAsync(new CloseDuePeriods());
-        var invoices = (await InvoicesAsync(host)).Where(i => i.Period == "2026-10").ToList();
+        var invoices = (await host.InvoicesAsync()).Where(i => i.Period == "2026-10").ToList();
         Assert.Equal([OctoberScenario.A, OctoberScenario.B], invoices.Select(i => i.AccountId).Order());
         Assert.All(invoices, i => Assert.Equal(Instant.FromUtc(2026, 11, 2, 0, 0), i.IssuedAt));
     }

@@ -26,12 +26,6 @@ public class ClosePeriodTests
     // Subtotal 8.18 + 0.01 + 0.01 + 0.06 + 0.06 + 0.06 + 0.08 + 0.08 = 8.54.
     const string ExpectedALines = """[{"kind":"endpoint-hours","region":"eu-west-1","endpointType":"GatewayLoadBalancer","azId":"euw1-az1","quantity":"744","unit":"hours","rate":"0.011","amount":"8.18"},{"kind":"data-processing","region":"eu-west-1","pool":"GatewayLoadBalancer","tier":1,"quantity":"0.500000000","unit":"GB","rate":"0.0035","amount":"0.00"},{"kind":"cross-az-out","region":"eu-west-1","quantity":"0.500000000","unit":"GB","rate":"0.01","amount":"0.01"},{"kind":"cross-az-in","region":"eu-west-1","quantity":"0.500000000","unit":"GB","rate":"0.01","amount":"0.01"},{"kind":"endpoint-hours","region":"us-east-1","endpointType":"Interface","azId":"use1-az1","quantity":"6","unit":"hours","rate":"0.01","amount":"0.06"},{"kind":"endpoint-hours","region":"us-east-1","endpointType":"Interface","azId":"use1-az2","quantity":"6","unit":"hours","rate":"0.01","amount":"0.06"},{"kind":"data-processing","region":"us-east-1","pool":"Interface","tier":1,"quantity":"6.000000000","unit":"GB","rate":"0.01","amount":"0.06"},{"kind":"cross-az-out","region":"us-east-1","quantity":"8.000000000","unit":"GB","rate":"0.01","amount":"0.08"},{"kind":"cross-az-in","region":"us-east-1","quantity":"8.000000000","unit":"GB","rate":"0.01","amount":"0.08"}]""";
 
-    static async Task<List<IssuedInvoice>> InvoicesAsync(BillingTestHost host)
-    {
-        await using var session = host.Store.QuerySession();
-        return (await session.Query<IssuedInvoice>().ToListAsync()).OrderBy(i => i.Number).ToList();
-    }
-
     static async Task<byte[]> PdfAsync(BillingTestHost host, string number)
     {
         await using var session = host.Store.QuerySession();
@@ -74,7 +68,7 @@ public class ClosePeriodTests
         Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.GetAsync("/api/invoices?period=October")).StatusCode);
 
         // Downstream consumers got one InvoiceIssued notice per invoice on their queue.
-        Assert.Equal(2L, await ScalarAsync(host, "select count(*) from billing_queues.wolverine_queue_invoice_issued"));
+        Assert.Equal(2L, await host.ScalarAsync("select count(*) from billing_queues.wolverine_queue_invoice_issued"));
     }
 
     [Fact]
@@ -96,12 +90,12 @@ public class ClosePeriodTests
             await CloseCommand.CloseAsync(second.Services, October, CancellationToken.None);
         });
 
-        var invoices = await InvoicesAsync(first);
+        var invoices = await first.InvoicesAsync();
         Assert.True(invoices.Count >= 10, $"{invoices.Count} invoices");
         Assert.Equal(invoices.Count, invoices.Select(i => i.AccountId).Distinct().Count());
         Assert.Equal(Enumerable.Range(1, invoices.Count).Select(n => $"INV-2026-{n:D6}"), invoices.Select(i => i.Number));
-        Assert.Equal((long)invoices.Count, await ScalarAsync(first, "select last_number from billing.invoice_counters where year = 2026"));
-        Assert.Equal((long)invoices.Count, await ScalarAsync(first, "select count(*) from billing.invoice_pdfs"));
+        Assert.Equal((long)invoices.Count, await first.ScalarAsync("select last_number from billing.invoice_counters where year = 2026"));
+        Assert.Equal((long)invoices.Count, await first.ScalarAsync("select count(*) from billing.invoice_pdfs"));
     }
 
     [Fact]
@@ -125,13 +119,5 @@ public class ClosePeriodTests
             Assert.Equal(json, await host.Http.GetStringAsync($"/api/invoices/{number}"));
             Assert.Equal(pdf, await PdfAsync(host, number));
         }
-    }
-
-    static async Task<long> ScalarAsync(BillingTestHost host, string sql)
-    {
-        await using var connection = new NpgsqlConnection(host.Settings.ConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync());
     }
 }

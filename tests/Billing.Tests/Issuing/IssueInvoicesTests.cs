@@ -15,12 +15,6 @@ public class IssueInvoicesTests
 
     static readonly string[] Month = [.. OctoberScenario.Lines, Records.Opened("s-b", "2026-09-15T00:00:00Z", OctoberScenario.B, "株式会社サンプル", "JP")];
 
-    static async Task<List<IssuedInvoice>> InvoicesAsync(BillingTestHost host)
-    {
-        await using var session = host.Store.QuerySession();
-        return (await session.Query<IssuedInvoice>().ToListAsync()).OrderBy(i => i.Number).ToList();
-    }
-
     [Fact]
     public async Task A_batch_issued_twice_issues_each_invoice_once_numbered_in_the_batch_order()
     {
@@ -41,16 +35,8 @@ public class IssueInvoicesTests
 
         Assert.Equal([$"{OctoberScenario.B} issued INV-2026-000001 0.23", $"{OctoberScenario.A} issued INV-2026-000002 8.54"], await IssueAsync());
         Assert.Equal([$"{OctoberScenario.B} already issued INV-2026-000001 ", $"{OctoberScenario.A} already issued INV-2026-000002 "], await IssueAsync());
-        Assert.Equal(2L, await ScalarAsync(host, "select last_number from billing.invoice_counters where year = 2026"));
-        Assert.Equal(2L, await ScalarAsync(host, "select count(*) from billing.invoice_pdfs"));
-        Assert.Equal(["INV-2026-000001", "INV-2026-000002"], (await InvoicesAsync(host)).Select(i => i.Number));
-    }
-
-    static async Task<long> ScalarAsync(BillingTestHost host, string sql)
-    {
-        await using var connection = new NpgsqlConnection(host.Settings.ConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync());
+        Assert.Equal(2L, await host.ScalarAsync("select last_number from billing.invoice_counters where year = 2026"));
+        Assert.Equal(2L, await host.ScalarAsync("select count(*) from billing.invoice_pdfs"));
+        Assert.Equal(["INV-2026-000001", "INV-2026-000002"], (await host.InvoicesAsync()).Select(i => i.Number));
     }
 }

@@ -80,6 +80,22 @@ public sealed class BillingTestHost : IAsyncDisposable
         return usage.ToDictionary(kv => kv.Key, kv => QueryUsage.ToJson(kv.Value).ToJsonString());
     }
 
+    /// <summary>Every issued invoice in the host's database, by number.</summary>
+    public async Task<List<Billing.Invoicing.Issuing.IssuedInvoice>> InvoicesAsync()
+    {
+        await using var session = Store.QuerySession();
+        return (await session.Query<Billing.Invoicing.Issuing.IssuedInvoice>().ToListAsync()).OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>One number from the host's database (a count, a counter), read with plain SQL.</summary>
+    public async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Settings.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync());
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
