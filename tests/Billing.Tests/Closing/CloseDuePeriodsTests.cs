@@ -2,7 +2,6 @@ using Billing.Host.Features;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Tests.Support;
-using Marten;
 using NodaTime;
 using Wolverine.Tracking;
 

@@ -1,9 +1,7 @@
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Tests.Support;
-using Marten;
 using Billing.Host.Features;
-using Npgsql;
 using Wolverine.Tracking;
 
 namespace Billing.Tests.Issuing;
