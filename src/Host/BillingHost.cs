@@ -58,6 +58,9 @@ public static class BillingHost
                 opts.Connection(settings.ConnectionString);
                 MeteringStore.Configure(opts);
                 InvoiceStore.Configure(opts);
+                opts.Schema.For<Access.ApiKey>();
+                // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
+                opts.Events.MetadataConfig.UserNameEnabled = true;
             })
             .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
@@ -68,6 +71,7 @@ public static class BillingHost
         {
             opts.UseSystemTextJsonForSerialization(o => o.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb));
             opts.Policies.AutoApplyTransactions();
+            opts.EnableRelayOfUserName = true;
             ConfigureNodes(opts, settings);
             PartitionIngest(opts, settings, partitions);
             // Batches queued by earlier versions, before ingest was partitioned, are still decided.

@@ -14,7 +14,10 @@ namespace Billing.Host;
 /// PostgreSQL queue), BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
 /// accept late events; default 3), BILLING_INGEST_PARTITIONS (how many partitions decide records side by
 /// side, spread over the running nodes; default 4, the same on every node), BILLING_NODE_STALE_SECONDS
-/// (how long a silent node keeps its partitions before a live node takes them; default 20).
+/// (how long a silent node keeps its partitions before a live node takes them; default 20),
+/// BILLING_POST_RATE and BILLING_POST_BURST (requests a second each key may post, and the burst it may
+/// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB).
+/// Credentials arrive only here, from the environment, and <see cref="ToString"/> never prints them.
 /// </summary>
 public sealed record BillingSettings(
     string ConnectionString,
@@ -29,8 +32,24 @@ public sealed record BillingSettings(
     bool RunSchedules = false,
     string? RabbitMqUri = null,
     int IngestPartitions = Billing.Metering.Ingestion.UsagePartitions.Default,
-    int NodeStaleSeconds = 20)
+    int NodeStaleSeconds = 20,
+    int PostsPerSecond = 50,
+    int PostBurst = 100,
+    long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes)
 {
+    /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
+    public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>The settings without the connection string and the broker's URI, which carry credentials: a log line or an exception that prints the settings leaks nothing.</summary>
+    bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Database = {Redacted.ConnectionString(ConnectionString)}, Urls = {Urls}, RabbitMq = {(RabbitMqUri is null ? "none" : Redacted.Uri(RabbitMqUri))}, ");
+        builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
+        builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
+        builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}");
+        return true;
+    }
+
     /// <summary>The port of the project-local cluster (scripts/db.sh) when BILLING_PG_PORT is not set.</summary>
     public const int DefaultLocalPort = 54329;
 
@@ -64,6 +83,31 @@ public sealed record BillingSettings(
             int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture),
             RabbitMqUri: Env("BILLING_RABBITMQ"),
             IngestPartitions: int.Parse(Env("BILLING_INGEST_PARTITIONS") ?? $"{Billing.Metering.Ingestion.UsagePartitions.Default}", System.Globalization.CultureInfo.InvariantCulture),
-            NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture));
+            NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
+            PostsPerSecond: int.Parse(Env("BILLING_POST_RATE") ?? "50", System.Globalization.CultureInfo.InvariantCulture),
+            PostBurst: int.Parse(Env("BILLING_POST_BURST") ?? "100", System.Globalization.CultureInfo.InvariantCulture),
+            MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture));
     }
+}
+
+/// <summary>Connection details with their secrets taken out, for anything a person or a log may read.</summary>
+public static class Redacted
+{
+    /// <summary>The host, port, database and user of an Npgsql connection string; never its password.</summary>
+    public static string ConnectionString(string connectionString)
+    {
+        try
+        {
+            var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            return $"Host={b.Host};Port={b.Port};Database={b.Database};Username={b.Username}";
+        }
+        catch (ArgumentException)
+        {
+            return "(unreadable connection string)";
+        }
+    }
+
+    /// <summary>An AMQP URI without its user info.</summary>
+    public static string Uri(string uri) =>
+        System.Uri.TryCreate(uri, UriKind.Absolute, out var u) ? new UriBuilder(u) { UserName = "", Password = "" }.Uri.ToString() : "(unreadable URI)";
 }

@@ -1,3 +1,4 @@
+using Billing.Host.Access;
 using Billing.Host.Features;
 using JasperFx;
 using Microsoft.Extensions.Logging;
@@ -74,6 +75,19 @@ public static class Cli
             cli.Verb<DeadLetters.ReplaySettings>(deadLetters, "dead-letters replay", (s, _) => WithHostAsync(clock, (services, ct) => DeadLetters.ReplayCommandAsync(services, s, ct)))
                 .WithDescription("submit dead letters again through the bus (say, once the missing endpoint.created was sent)");
         });
+        config.AddBranch("keys", keys =>
+        {
+            keys.SetDescription("API keys: keys create | keys list | keys revoke ID");
+            keys.SetDefaultCommand<MissingVerb>();
+            cli.Verb<Keys.CreateSettings>(keys, "keys create", (s, _) => WithHostAsync(clock, (services, ct) => Keys.CreateCommandAsync(services, s, ct), daemon: false))
+                .WithDescription("a new API key; its token is printed once, on stdout alone")
+                .WithExample("keys", "create", "--role", "account", "--account", "111122223333", "--name", "acme-portal");
+            cli.Verb<Keys.ListSettings>(keys, "keys list", (s, _) => WithHostAsync(clock, (services, ct) => Keys.ListCommandAsync(services, s, ct), daemon: false))
+                .WithDescription("every key: id, role, name, account, who created and who revoked it");
+            cli.Verb<Keys.RevokeSettings>(keys, "keys revoke", (s, _) => WithHostAsync(clock, (services, ct) => Keys.RevokeCommandAsync(services, s, ct), daemon: false))
+                .WithDescription("revoke a key: refused from its next request on")
+                .WithExample("keys", "revoke", "3f9a0c12b7e4");
+        });
         cli.Verb<EmptyCommandSettings>(config, "replay", (_, _) => WithHostAsync(clock, ReplayProjections.RunAsync, daemon: false))
             .WithDescription("rebuild every projection from the event store, with progress (stop serve first)");
         cli.Verb<Demo.Settings>(config, "demo", (s, _) => WithHostAsync(clock, (services, ct) => Demo.RunAsync(services, s, ct)))
@@ -112,6 +126,7 @@ public static class Cli
         var app = BuildWebApp([], settings, clock);
         await app.StartAsync();
         Console.Error.WriteLine($"billing: serving on {string.Join(", ", app.Urls)} (Ctrl-C to stop)");
+        if (!await Keys.AnyAsync(app.Services)) Console.Error.WriteLine($"billing: every request is refused: {Access.ApiKeyAuthentication.NoKeyYet}");
         await app.WaitForShutdownAsync();
         return 0;
     }
@@ -120,10 +135,13 @@ public static class Cli
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.WebHost.UseUrls(settings.Urls);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = settings.MaxBodyBytes);
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
+        builder.Services.AddBillingAccess(settings);
         var app = builder.Build();
         StoreUnavailable.Use(app);
+        app.UseBillingAccess(settings);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);

@@ -38,4 +38,5 @@ public sealed class CliArgs(IEnumerable<string> words)
 }
 
 /// <summary>A mistake in a CLI call: printed as "billing: message", exit code 2.</summary>
-public sealed class CliException(string message) : Exception(message);
+/// <remarks>Not sealed: a refusal an HTTP route also gives (no such dead letter) derives from it.</remarks>
+public class CliException(string message) : Exception(message);

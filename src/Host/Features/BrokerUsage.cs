@@ -47,7 +47,7 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
     }
 
     /// <summary>The dead letter of a body that is not UTF-8 (kept with its bytes shown, since it has no text).</summary>
-    public DeadLetter NotUtf8(Instant now) => new()
+    public DeadLetter NotUtf8(Instant now, string? sentBy = null) => new()
     {
         Id = Guid.CreateVersion7(),
         Code = "malformed-json",
@@ -55,6 +55,7 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
         Json = Encoding.UTF8.GetString(Body),
         ArrivedAt = now,
         DeadLetteredAt = now,
+        SentBy = sentBy,
     };
 
 }
@@ -77,13 +78,15 @@ public static class UsageMessageHandler
     /// leaves the message on the broker; delivered again, the records already decided come back as
     /// duplicates. Nothing is requeued on the broker.
     /// </summary>
-    public static OutgoingMessages Handle(UsageMessage message, IDocumentSession session, UsagePartitions partitions, IClock clock)
+    public static OutgoingMessages Handle(UsageMessage message, IMessageContext context, IDocumentSession session, UsagePartitions partitions, IClock clock)
     {
+        // A producer on the broker holds no API key: the broker authenticated it. An import publishing there names its CLI user.
+        context.UserName ??= Access.Actor.Broker.ToString();
         var outgoing = new OutgoingMessages();
         var now = clock.GetCurrentInstant();
         if (message.Records(now) is not { } records)
         {
-            session.Store(message.NotUtf8(now));
+            session.Store(message.NotUtf8(now, context.UserName));
             return outgoing;
         }
         outgoing.AddRange(IngestBatch.For(partitions, message.ImportId, records));

@@ -31,19 +31,28 @@ public static class CloseCommand
         var now = services.GetRequiredService<IClock>().GetCurrentInstant();
         if (window.IsFrozen(period, now))
             throw new CliException($"{period} is frozen: it is older than the late window ({window.Periods} periods; the oldest open period is {window.OldestOpen(now)}), so it is never invoiced for the first time");
-        var issued = await CloseAsync(services, period, ct);
-        Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
+        var issued = await CloseAsync(services, period, Access.Actor.CurrentUser, ct);
+        Console.WriteLine($"closed {period} as {Access.Actor.CurrentUser}: {issued.Count:N0} invoices issued");
         return 0;
     }
 
     /// <summary>Closes the period through the bus and waits until every due invoice is issued with its PDF; returns the period's invoices.</summary>
-    public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
+    /// <summary>As the CLI closes: in the name of the user running this process.</summary>
+    public static Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct) =>
+        CloseAsync(services, period, Access.Actor.CurrentUser, ct);
+
+    /// <param name="by">who closes: recorded on the close and relayed to every event it causes</param>
+    public static async Task<IReadOnlyList<IssuedInvoice>> CloseAsync(IServiceProvider services, BillingPeriod period, Access.Actor by, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var clock = services.GetRequiredService<IClock>();
         var started = clock.GetCurrentInstant();
         using (var scope = services.CreateScope())
-            await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClosePeriod(period), ct, TimeSpan.FromMinutes(30));
+        {
+            var bus = scope.ServiceProvider.GetRequiredService<IMessageContext>();
+            bus.UserName = by.ToString();
+            await bus.InvokeAsync(new ClosePeriod(period, by.ToString()), ct, TimeSpan.FromMinutes(30));
+        }
 
         // The close recorded which accounts it asked invoices for; wait for each of them.
         IReadOnlyList<string> due;

@@ -1,11 +1,13 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using Billing.Host.Access;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Npgsql;
 using Spectre.Console.Cli;
+using Wolverine;
 using Wolverine.Marten;
 
 namespace Billing.Host.Features;
@@ -18,9 +20,34 @@ namespace Billing.Host.Features;
 /// </summary>
 public static class DeadLetters
 {
-    public static void Map(WebApplication app) =>
+    public static void Map(WebApplication app)
+    {
         app.MapGet("/api/dead-letters", async (string? code, int? limit, IQuerySession session, CancellationToken ct) =>
-            Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"));
+            Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"))
+            .RequireAuthorization(Policies.Operate);
+        app.MapPost("/api/dead-letters/replay", async (string? id, bool? all, Caller caller, IServiceProvider services, CancellationToken ct) =>
+        {
+            Guid? one = null;
+            if (id is not null)
+            {
+                if (!Guid.TryParse(id, out var g)) return Results.BadRequest(new { error = $"'{id}' is not a dead-letter id" });
+                one = g;
+            }
+            else if (all is not true) return Results.BadRequest(new { error = "say which: ?id=ID for one dead letter, or ?all=true for every one not replayed before" });
+            try
+            {
+                var result = await ReplayAsync(services, one, caller.Actor, ct);
+                return Results.Json(new { replayed = result.Records, accepted = result.Accepted, duplicates = result.Duplicates, rejected = result.Rejected });
+            }
+            catch (NoDeadLetter missing)
+            {
+                return Results.NotFound(new { error = missing.Message });
+            }
+        })
+            .RequireAuthorization(Policies.Operate);
+    }
+
+    sealed class NoDeadLetter(Guid id) : CliException($"no dead letter {id}");
 
     public static async Task<IReadOnlyList<DeadLetter>> ListAsync(IQuerySession session, string? code, int limit, CancellationToken ct)
     {
@@ -39,7 +66,19 @@ public static class DeadLetters
         ["arrivedAt"] = Billing.Events.RecordParser.Format(d.ArrivedAt),
         ["deadLetteredAt"] = Billing.Events.RecordParser.Format(d.DeadLetteredAt),
         ["replayedAt"] = d.ReplayedAt is { } r ? Billing.Events.RecordParser.Format(r) : null,
+        ["sentBy"] = d.SentBy,
+        ["key"] = Actor.Parse(d.SentBy) is { Kind: "key" } key ? new JsonObject { ["id"] = key.KeyId, ["name"] = key.Name } : null,
+        ["replayedBy"] = d.ReplayedBy,
     }).ToArray());
+
+    /// <summary>Who sent a dead letter, as a list shows it: the key's id and name, the CLI user, or the broker.</summary>
+    static string SentBy(DeadLetter d) => Actor.Parse(d.SentBy) switch
+    {
+        { Kind: "key" } key => $"key {key.KeyId} {key.Name}",
+        { Kind: "cli" } cli => $"cli {cli.Name}",
+        { } other => other.ToString(),
+        null => "-",
+    };
 
     public sealed class ListSettings : CommandSettings
     {
@@ -70,7 +109,7 @@ public static class DeadLetters
         else
         {
             foreach (var d in letters)
-                Console.WriteLine($"{d.Id}  {Billing.Events.RecordParser.Format(d.DeadLetteredAt)}  {d.RecordId ?? "-",-20} {d.Code,-20} {d.Reason}{(d.ReplayedAt is null ? "" : "  (replayed)")}");
+                Console.WriteLine($"{d.Id}  {Billing.Events.RecordParser.Format(d.DeadLetteredAt)}  {d.RecordId ?? "-",-20} {d.Code,-20} {SentBy(d),-28} {d.Reason}{(d.ReplayedAt is null ? "" : $"  (replayed by {d.ReplayedBy ?? "?"})")}");
             Console.WriteLine($"{letters.Count} dead letters");
         }
         return 0;
@@ -80,7 +119,7 @@ public static class DeadLetters
     {
         Guid? id = args.Id is { } text ? (Guid.TryParse(text, out var g) ? g : throw new CliException($"'{text}' is not a dead-letter id")) : null;
         if (id is null && !args.All) throw new CliException("usage: billing dead-letters replay --id ID | --all");
-        var result = await ReplayAsync(services, id, ct);
+        var result = await ReplayAsync(services, id, Actor.CurrentUser, ct);
         Console.WriteLine($"replayed {result.Records:N0} dead letters: {result.Accepted:N0} accepted, {result.Duplicates:N0} duplicate, {result.Rejected:N0} rejected again");
         return 0;
     }
@@ -90,7 +129,8 @@ public static class DeadLetters
     /// bus, marking them replayed in the same transaction as the outgoing message, and waits for
     /// every decision. A record refused again becomes a new dead letter with its new reason.
     /// </summary>
-    public static async Task<ImportUsage.Result> ReplayAsync(IServiceProvider services, Guid? id, CancellationToken ct)
+    /// <param name="by">who asked: recorded on each letter and relayed to every event and new dead letter of the replay</param>
+    public static async Task<ImportUsage.Result> ReplayAsync(IServiceProvider services, Guid? id, Actor by, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var clock = services.GetRequiredService<IClock>();
@@ -101,17 +141,19 @@ public static class DeadLetters
 
         await using var session = store.LightweightSession();
         var letters = id is { } one
-            ? (await session.LoadAsync<DeadLetter>(one, ct) is { } d ? [d] : throw new CliException($"no dead letter {one}"))
+            ? (await session.LoadAsync<DeadLetter>(one, ct) is { } d ? [d] : throw new NoDeadLetter(one))
             : await session.Query<DeadLetter>().Where(d => d.ReplayedAt == null).OrderBy(d => d.DeadLetteredAt).ToListAsync(ct);
         if (letters.Count == 0) return new ImportUsage.Result(0, 0, 0, 0, timer.Elapsed);
 
         using var scope = services.CreateScope();
         var outbox = scope.ServiceProvider.GetRequiredService<IMartenOutbox>();
         outbox.Enroll(session);
+        if (outbox is IMessageContext context) context.UserName = by.ToString();
         ImportsTable.Start(session, importId, letters.Count);
         foreach (var letter in letters)
         {
             letter.ReplayedAt = now;
+            letter.ReplayedBy = by.ToString();
             session.Store(letter);
         }
         var partitions = services.GetRequiredService<UsagePartitions>();

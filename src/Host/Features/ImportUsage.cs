@@ -59,7 +59,9 @@ public static class ImportUsage
 
         using var publishing = new CliProgress("publishing", expected);
         using var scope = services.CreateScope();
-        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+        var bus = scope.ServiceProvider.GetRequiredService<IMessageContext>();
+        // Relayed on every batch into its events and dead letters: the user who ran the import.
+        bus.UserName = Access.Actor.CurrentUser.ToString();
         // On the PostgreSQL bus the import routes each line to its ingest partition and sends full
         // batches of one partition; a broker takes bodies of any mix (the `usage` handler splits them).
         var lanes = settings.RabbitMqUri is null ? partitions.Count : 1;

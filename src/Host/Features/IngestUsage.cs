@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Billing.Events;
+using Billing.Host.Access;
 using Billing.Metering;
 using Billing.Metering.Accounts;
 using Billing.Metering.Ingestion;
@@ -86,8 +87,8 @@ public sealed record IngestOutcome(IReadOnlyList<RecordOutcome> Outcomes) : ISen
     public ValueTask ApplyAsync(IMessageContext context) => ValueTask.CompletedTask;
 }
 
-/// <summary>A batch's parsed records and the partitions they belong to (ascending).</summary>
-public sealed record PartitionedBatch(ParsedBatch Parsed, IReadOnlyList<int> Partitions);
+/// <summary>A batch's parsed records, the partitions they belong to (ascending) and who sent it (<see cref="Access.Actor"/>, relayed on the envelope).</summary>
+public sealed record PartitionedBatch(ParsedBatch Parsed, IReadOnlyList<int> Partitions, string? SentBy = null);
 
 /// <summary>
 /// Decides and stores a batch of usage records, in one transaction: <see cref="Before"/> parses,
@@ -108,11 +109,11 @@ public static class IngestBatchHandler
             .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
     }
 
-    public static PartitionedBatch Before(IngestBatch batch, IngestionOptions options, UsagePartitions partitions, IClock clock)
+    public static PartitionedBatch Before(IngestBatch batch, Envelope envelope, IngestionOptions options, UsagePartitions partitions, IClock clock)
     {
         var now = clock.GetCurrentInstant();
         var parsed = ParsedBatch.Parse(batch.Records, new ParseContext(now, options.KnownRegions, options.OldestAccepted(now)));
-        return new PartitionedBatch(parsed, parsed.EndpointIds.Concat(parsed.AccountIds).Select(partitions.Of).Distinct().Order().ToList());
+        return new PartitionedBatch(parsed, parsed.EndpointIds.Concat(parsed.AccountIds).Select(partitions.Of).Distinct().Order().ToList(), envelope.UserName);
     }
 
     public static async Task<IngestState> LoadAsync(PartitionedBatch batch, IDocumentSession session, TimelineCaches caches, CancellationToken ct)
@@ -131,7 +132,7 @@ public static class IngestBatchHandler
     public static (IngestOutcome, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IngestBatch batch, PartitionedBatch partitioned, IngestState state,
         IngestionOptions options, UsagePartitions partitions, TimelineCaches caches, BillingSettings settings)
     {
-        var decision = BatchDecider.Decide(partitioned.Parsed, state, options.RetryWindow);
+        var decision = BatchDecider.Decide(partitioned.Parsed, state, options.RetryWindow, partitioned.SentBy);
         var outgoing = new OutgoingMessages();
         foreach (var retry in IngestBatch.For(partitions, batch.ImportId, decision.Waiting))
             outgoing.Delay(retry, settings.RetryDelay);
@@ -191,9 +192,12 @@ public static class PostUsageEvents
 {
     public const int MaxRecords = 10_000;
 
-    public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle);
+    public static void Map(WebApplication app) =>
+        app.MapPost("/api/usage/events", Handle)
+            .RequireAuthorization(Policies.PostUsage)
+            .RequireRateLimiting(Policies.PostRate);
 
-    static async Task<IResult> Handle(HttpRequest request, IMessageBus bus, IClock clock, CancellationToken ct)
+    static async Task<IResult> Handle(HttpRequest request, Caller caller, IMessageContext bus, IClock clock, BillingSettings settings, CancellationToken ct)
     {
         System.Text.Json.JsonDocument body;
         try
@@ -203,6 +207,11 @@ public static class PostUsageEvents
         catch (System.Text.Json.JsonException e)
         {
             return Results.BadRequest(new { error = $"the body is not valid JSON: {e.Message}" });
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // A chunked body has no length to refuse up front: Kestrel stops reading it at the limit.
+            return Results.Json(new { error = Policies.TooLarge(settings) }, statusCode: StatusCodes.Status413PayloadTooLarge);
         }
         using (body)
         {
@@ -214,6 +223,8 @@ public static class PostUsageEvents
 
             var (records, notUtf8) = ReadRecords(body.RootElement, clock.GetCurrentInstant());
             if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
+            // Relayed on the envelope into every event and dead letter the batch writes: who sent it.
+            bus.UserName = caller.Actor.ToString();
             var outcome = await bus.InvokeAsync<IngestOutcome>(new IngestBatch(null, records), ct, TimeSpan.FromMinutes(2));
             return Results.Json(new
             {

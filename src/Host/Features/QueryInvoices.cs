@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using Billing.Host.Access;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
@@ -17,21 +18,39 @@ public static class QueryInvoices
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/api/invoices", async (string? period, IQuerySession session, CancellationToken ct) =>
+        app.MapGet("/api/invoices", async (string? period, Caller caller, IQuerySession session, CancellationToken ct) =>
         {
             if (!BillingPeriod.TryParse(period, out var p)) return Results.BadRequest(new { error = $"'{period}' is not a billing period like 2026-10 (YYYY-MM); use ?period=" });
-            return Results.Text(await ListJsonAsync(session, p, ct), "application/json");
-        });
-        app.MapGet("/api/invoices/{number}", async (string number, IQuerySession session, CancellationToken ct) =>
-            await FindAsync(session, number, ct) is { } invoice ? Results.Text(invoice.Json, "application/json") : NotFound(number));
-        app.MapGet("/api/invoices/{number}/pdf", async (string number, HttpResponse response, IQuerySession session, CancellationToken ct) =>
+            return Results.Text(await ListJsonAsync(session, p, ct, caller.OnlyAccount), "application/json");
+        })
+            .RequireAuthorization(Policies.ReadAccounts);
+        app.MapGet("/api/invoices/{number}", async (string number, Caller caller, IQuerySession session, CancellationToken ct) =>
+            await FindForAsync(caller, session, number, ct) switch
+            {
+                { Invoice: { } invoice } => Results.Text(invoice.Json, "application/json"),
+                { Refusal: var refusal } => refusal!,
+            })
+            .RequireAuthorization(Policies.ReadAccounts);
+        app.MapGet("/api/invoices/{number}/pdf", async (string number, Caller caller, HttpResponse response, IQuerySession session, CancellationToken ct) =>
         {
+            if (await FindForAsync(caller, session, number, ct) is { Refusal: { } refusal }) return refusal;
             if (await InvoicePdfsTable.ReadAsync(session, number, ct) is { } pdf) return Results.File(pdf, "application/pdf", $"{number}.pdf");
-            if (await FindAsync(session, number, ct) is null) return NotFound(number);
             // Issued a moment ago: its PDF is rendered just after the invoice is committed.
             response.Headers.RetryAfter = "1";
             return Results.Json(new { error = $"the PDF of invoice {number} is being rendered; try again in a second" }, statusCode: StatusCodes.Status503ServiceUnavailable);
-        });
+        })
+            .RequireAuthorization(Policies.ReadAccounts);
+    }
+
+    /// <summary>
+    /// The invoice if the caller may read it. Another account's invoice is answered exactly as a
+    /// number never issued, so an account key cannot tell which numbers exist.
+    /// </summary>
+    static async Task<(IssuedInvoice? Invoice, IResult? Refusal)> FindForAsync(Caller caller, IQuerySession session, string number, CancellationToken ct)
+    {
+        if (!InvoiceNumber.TryParse(number, out _, out _))
+            return (null, Results.BadRequest(new { error = $"'{number}' is not an invoice number like {InvoiceNumber.Format(2026, 42)}" }));
+        return await FindAsync(session, number, ct) is { } invoice && caller.MayRead(invoice.AccountId) ? (invoice, null) : (null, NotFound(number));
     }
 
     static IResult NotFound(string number) => Results.NotFound(new { error = $"no invoice numbered '{number}'" });
@@ -39,13 +58,17 @@ public static class QueryInvoices
     public static Task<IssuedInvoice?> FindAsync(IQuerySession session, string number, CancellationToken ct) =>
         session.Query<IssuedInvoice>().Where(x => x.Number == number).FirstOrDefaultAsync(ct);
 
-    public static async Task<IReadOnlyList<IssuedInvoice>> ListAsync(IQuerySession session, BillingPeriod period, CancellationToken ct) =>
-        (await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct))
-        .OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+    /// <param name="onlyAccount">the one account whose invoices are listed; null for every account's</param>
+    public static async Task<IReadOnlyList<IssuedInvoice>> ListAsync(IQuerySession session, BillingPeriod period, CancellationToken ct, string? onlyAccount = null)
+    {
+        var query = session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString());
+        if (onlyAccount is not null) query = query.Where(x => x.AccountId == onlyAccount);
+        return (await query.ToListAsync(ct)).OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
+    }
 
     /// <summary>A JSON array of the period's invoices, each exactly as issued (spec section 10).</summary>
-    public static async Task<string> ListJsonAsync(IQuerySession session, BillingPeriod period, CancellationToken ct) =>
-        new JsonArray((await ListAsync(session, period, ct)).Select(i => JsonNode.Parse(i.Json)).ToArray()).ToJsonString(Billing.Events.RecordJson.Options);
+    public static async Task<string> ListJsonAsync(IQuerySession session, BillingPeriod period, CancellationToken ct, string? onlyAccount = null) =>
+        new JsonArray((await ListAsync(session, period, ct, onlyAccount)).Select(i => JsonNode.Parse(i.Json)).ToArray()).ToJsonString(Billing.Events.RecordJson.Options);
 
     public sealed class ListSettings : CommandSettings
     {

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Events;
+using Billing.Host.Access;
 using Billing.Metering;
 using Marten;
 using Marten.Events;
@@ -15,12 +16,15 @@ namespace Billing.Host.Features;
 public static class QueryUsage
 {
     public static void Map(WebApplication app) =>
-        app.MapGet("/api/usage/{accountId}/{period}", async (string accountId, string period, IQuerySession session, BillingSettings settings, CancellationToken ct) =>
+        app.MapGet("/api/usage/{accountId}/{period}", async (string accountId, string period, Caller caller, HttpContext context, IQuerySession session, BillingSettings settings, CancellationToken ct) =>
         {
             if (Validate(accountId, period) is { } error) return Results.BadRequest(new { error });
+            // Another account's usage is answered as a route that does not exist: an account key learns nothing of it.
+            if (!caller.MayRead(accountId)) return Policies.NotFound(context);
             var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), settings.LateWindow, ct);
             return Results.Text(ToJson(usage).ToJsonString(RecordJson.Options), "application/json");
-        });
+        })
+            .RequireAuthorization(Policies.ReadAccounts);
 
     public static string? Validate(string? accountId, string? period) =>
         accountId is null || accountId.Length != 12 || !accountId.All(char.IsAsciiDigit) ? $"'{accountId}' is not an account id (12 digits)"

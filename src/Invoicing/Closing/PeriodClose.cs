@@ -54,7 +54,8 @@ public static class PeriodClose
     public static IReadOnlyList<BillingPeriod> DuePeriods(Instant now, Duration grace, LateWindow window, IReadOnlySet<BillingPeriod> closed) =>
         window.OpenPeriods(now).Where(p => IsDue(p, now, grace) && !closed.Contains(p)).Order().ToList();
 
-    public static CloseDecision Decide(PeriodFacts facts, LateWindow window, PriceBook priceBook)
+    /// <param name="by">who asked for the close (a key, a CLI user or the schedule), recorded on the close</param>
+    public static CloseDecision Decide(PeriodFacts facts, LateWindow window, PriceBook priceBook, string? by = null)
     {
         var (period, now) = (facts.Period, facts.Now);
         if (window.IsFrozen(period, now)) return CloseDecision.Nothing;
@@ -63,7 +64,7 @@ public static class PeriodClose
             .Where(a => facts.Profiles.ContainsKey(a) && !facts.Invoiced.Contains(a))
             .Where(a => late.Adjustments.ContainsKey(a) || InvoiceCalculator.Lines(facts.Usage[a], priceBook).Any())
             .Order(StringComparer.Ordinal).ToList();
-        var closed = (facts.Closed ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now }) with { LastClosedAt = now, AccountsDue = due };
+        var closed = (facts.Closed ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now, ClosedBy = by }) with { LastClosedAt = now, LastClosedBy = by, AccountsDue = due };
         var groups = due.Chunk(AccountsPerGroup)
             .Select(g => (IReadOnlyList<AccountCharges>)g.Select(a => new AccountCharges(a,
                 facts.Usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period),

@@ -28,6 +28,11 @@ public sealed record ClosedPeriod
     public NodaTime.Instant LastClosedAt { get; init; }
     public IReadOnlyList<string> AccountsDue { get; init; } = [];
 
+    /// <summary>Who closed it first, and who last: "key:{id}:{name}", "cli:{user}" or "schedule".</summary>
+    public string? ClosedBy { get; init; }
+
+    public string? LastClosedBy { get; init; }
+
     [System.Text.Json.Serialization.JsonIgnore]
     public BillingPeriod Period => BillingPeriod.Parse(Id);
 }

@@ -66,7 +66,8 @@ public sealed record BatchDecision(
 /// </summary>
 public static class BatchDecider
 {
-    public static BatchDecision Decide(ParsedBatch batch, IngestState state, Duration retryWindow)
+    /// <param name="sentBy">who sent the batch (an API key, a CLI user, the broker), recorded on each dead letter</param>
+    public static BatchDecision Decide(ParsedBatch batch, IngestState state, Duration retryWindow, string? sentBy = null)
     {
         var now = batch.Now;
         var outcomes = new List<RecordOutcome>(batch.Records.Count);
@@ -140,6 +141,7 @@ public static class BatchDecider
                 Json = incoming.Json,
                 ArrivedAt = incoming.FirstSeenAt,
                 DeadLetteredAt = now,
+                SentBy = sentBy,
             });
         }
     }

@@ -25,4 +25,10 @@ public sealed class DeadLetter
     public Instant ArrivedAt { get; set; }
     public Instant DeadLetteredAt { get; set; }
     public Instant? ReplayedAt { get; set; }
+
+    /// <summary>Who sent the record: "key:{id}:{name}", "cli:{user}" or "broker" (Billing.Host.Access.Actor); null for letters older than keys.</summary>
+    public string? SentBy { get; set; }
+
+    /// <summary>Who submitted it again, when it was replayed.</summary>
+    public string? ReplayedBy { get; set; }
 }

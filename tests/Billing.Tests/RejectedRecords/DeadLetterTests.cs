@@ -26,7 +26,7 @@ public class DeadLetterTests
         Assert.Null(letter["replayedAt"]);
 
         await host.ImportAsync([Records.Created("d-2", "2026-10-01T00:00:00Z", e, account, "us-east-1", "Interface", "use1-az1")]);
-        var replay = await DeadLetters.ReplayAsync(host.Services, null, CancellationToken.None);
+        var replay = await DeadLetters.ReplayAsync(host.Services, null, Billing.Host.Access.Actor.Cli("test"), CancellationToken.None);
         Assert.Equal((1L, 1L, 0L, 0L), (replay.Records, replay.Accepted, replay.Duplicates, replay.Rejected));
 
         var usage = await host.UsageAsync(account, "2026-10");
@@ -37,8 +37,8 @@ public class DeadLetterTests
         Assert.Equal("2026-11-01T00:00:00Z", (string)Assert.Single(after)!["replayedAt"]!);
 
         // Replaying everything again finds nothing left to replay; replaying that one again is a duplicate.
-        Assert.Equal(0L, (await DeadLetters.ReplayAsync(host.Services, null, CancellationToken.None)).Records);
-        var again = await DeadLetters.ReplayAsync(host.Services, Guid.Parse((string)letter["id"]!), CancellationToken.None);
+        Assert.Equal(0L, (await DeadLetters.ReplayAsync(host.Services, null, Billing.Host.Access.Actor.Cli("test"), CancellationToken.None)).Records);
+        var again = await DeadLetters.ReplayAsync(host.Services, Guid.Parse((string)letter["id"]!), Billing.Host.Access.Actor.Cli("test"), CancellationToken.None);
         Assert.Equal((1L, 0L, 1L), (again.Records, again.Accepted, again.Duplicates));
         Assert.Equal(3L << 30, Assert.Single((await host.UsageAsync(account, "2026-10")).DataProcessed).Bytes);
     }

@@ -84,7 +84,7 @@ public sealed class PartitionTests
     {
         var services = host.Services;
         var batch = new IngestBatch(null, records);
-        var partitioned = IngestBatchHandler.Before(batch, services.GetRequiredService<IngestionOptions>(), services.GetRequiredService<UsagePartitions>(), host.Clock);
+        var partitioned = IngestBatchHandler.Before(batch, new Wolverine.Envelope(batch), services.GetRequiredService<IngestionOptions>(), services.GetRequiredService<UsagePartitions>(), host.Clock);
         var state = await IngestBatchHandler.LoadAsync(partitioned, session, services.GetRequiredService<TimelineCaches>(), CancellationToken.None);
         var (outcome, writes, _) = IngestBatchHandler.Handle(batch, partitioned, state, services.GetRequiredService<IngestionOptions>(),
             services.GetRequiredService<UsagePartitions>(), services.GetRequiredService<TimelineCaches>(), services.GetRequiredService<BillingSettings>());

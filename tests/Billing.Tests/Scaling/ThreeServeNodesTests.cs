@@ -41,6 +41,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         var amqp = await RabbitMqBroker.CreateVirtualHostAsync("three");
         var dll = Path.Combine(AppContext.BaseDirectory, "billing.dll");
         var ports = Enumerable.Range(0, 3).Select(_ => FreePort()).ToArray();
+        var token = await CreateOperatorKeyAsync(dll, db);
         var nodes = ports.Select(port => ChildProcess.Start(dll, db, new Dictionary<string, string>
         {
             ["BILLING_URLS"] = $"http://127.0.0.1:{port}",
@@ -53,6 +54,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", token);
             foreach (var port in ports) await WaitForAsync($"node on port {port} answering", async () =>
                 (await TryGetAsync(http, $"http://127.0.0.1:{port}/api/dead-letters")) == HttpStatusCode.OK, nodes);
             // Every node owns a partition before the producers start: the leader spreads them.
@@ -126,6 +128,15 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
             await channel.BasicPublishAsync("", "usage", mandatory: true,
                 new BasicProperties { ContentType = "application/json", DeliveryMode = DeliveryModes.Persistent },
                 Encoding.UTF8.GetBytes($"[{string.Join(',', chunk)}]"));
+    }
+
+    /// <summary>An operator's key made by `billing keys create`, as an operator sets up a new database before the nodes serve.</summary>
+    static async Task<string> CreateOperatorKeyAsync(string dll, string db)
+    {
+        await using var keys = ChildProcess.Start(dll, db, "keys", "create", "--role", "operator", "--name", "three-nodes");
+        var exit = await keys.WaitForExitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(exit == 0, $"keys create exited {exit}: {keys.StandardError}");
+        return keys.StandardOutput.Trim();
     }
 
     /// <summary>Posts each chunk to the next live node, as a producer behind a load balancer would; a node that stops answering gets the chunk's retry on another.</summary>

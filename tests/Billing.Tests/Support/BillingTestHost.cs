@@ -37,13 +37,31 @@ public sealed class BillingTestHost : IAsyncDisposable
             Urls = "http://127.0.0.1:0",
             RetryDelay = TimeSpan.FromMilliseconds(300),
             RetryWindow = Duration.FromMinutes(10),
+            // Suites post many batches back to back; the rate limit's own tests set theirs.
+            PostsPerSecond = 100_000,
+            PostBurst = 100_000,
         };
         if (configure is not null) settings = configure(settings);
         var clock = new TestClock(now ?? DefaultNow);
         var app = Cli.BuildWebApp([], settings, clock);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new BillingTestHost { App = app, Settings = settings, Clock = clock, Http = new HttpClient { BaseAddress = new Uri(address) } };
+        var host = new BillingTestHost { App = app, Settings = settings, Clock = clock, Http = new HttpClient { BaseAddress = new Uri(address) } };
+        // The suite's client is an operator's, which may call every route; the attack corpus makes its own keys.
+        host.Http.DefaultRequestHeaders.Authorization = new("Bearer", (await host.CreateKeyAsync("operator", name: "test-operator")).Token);
+        return host;
+    }
+
+    /// <summary>A new API key in the host's database, created as `billing keys create` does.</summary>
+    public Task<(Billing.Host.Access.ApiKey Key, string Token)> CreateKeyAsync(string role, string? account = null, string? name = null) =>
+        Keys.CreateAsync(Services, role, account, name ?? $"test-{role}", Billing.Host.Access.Actor.Cli("test"), CancellationToken.None);
+
+    /// <summary>A client of the host that sends <paramref name="token"/> (none when null).</summary>
+    public HttpClient ClientWith(string? token)
+    {
+        var client = new HttpClient { BaseAddress = Http.BaseAddress };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        return client;
     }
 
     /// <summary>Publishes the lines through the bus exactly as `billing import` does and waits for every decision and the projections.</summary>

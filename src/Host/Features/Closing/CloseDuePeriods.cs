@@ -25,7 +25,7 @@ public static class CloseDuePeriodsHandler
     public static OutgoingMessages Handle(CloseDuePeriods _, OpenPeriods open, LateWindow window, BillingSettings settings)
     {
         var outgoing = new OutgoingMessages();
-        foreach (var period in PeriodClose.DuePeriods(open.Now, settings.CloseGrace, window, open.Closed)) outgoing.Add(new ClosePeriod(period));
+        foreach (var period in PeriodClose.DuePeriods(open.Now, settings.CloseGrace, window, open.Closed)) outgoing.Add(new ClosePeriod(period, Access.Actor.Schedule.ToString()));
         return outgoing;
     }
 }

@@ -10,8 +10,8 @@ using Wolverine.Marten;
 
 namespace Billing.Host.Features;
 
-/// <summary>Close a billing period: issue every due invoice of it, exactly once.</summary>
-public sealed record ClosePeriod(BillingPeriod Period);
+/// <summary>Close a billing period: issue every due invoice of it, exactly once. <see cref="RequestedBy"/> names who asked (<see cref="Access.Actor"/>).</summary>
+public sealed record ClosePeriod(BillingPeriod Period, string? RequestedBy = null);
 
 /// <summary>
 /// Closes a period: <see cref="LoadAsync"/> waits for the projections and reads the period's usage and
@@ -42,7 +42,7 @@ public static class ClosePeriodHandler
 
     public static (IMartenOp, OutgoingMessages) Handle(ClosePeriod command, PeriodFacts facts, LateWindow window, PriceBook priceBook)
     {
-        var decision = PeriodClose.Decide(facts, window, priceBook);
+        var decision = PeriodClose.Decide(facts, window, priceBook, command.RequestedBy);
         var outgoing = new OutgoingMessages();
         foreach (var group in decision.Groups) outgoing.Add(new IssueInvoices(command.Period, group));
         foreach (var (account, earlier) in decision.Owed) outgoing.Add(new IssueInvoice(account, earlier));

@@ -35,7 +35,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var ingestBatch = (Billing.Host.Features.IngestBatch)context.Envelope.Message;
 
-            var partitionedBatch = Billing.Host.Features.IngestBatchHandler.Before(ingestBatch, _ingestionOptions, _usagePartitions, _clock);
+            var partitionedBatch = Billing.Host.Features.IngestBatchHandler.Before(ingestBatch, context.Envelope, _ingestionOptions, _usagePartitions, _clock);
             var ingestState = await Billing.Host.Features.IngestBatchHandler.LoadAsync(partitionedBatch, documentSession, _timelineCaches, cancellation).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.IngestBatchHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.IngestBatchHandler");

@@ -32,7 +32,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.UsageMessageHandler");
             
             // The actual message execution
-            var outgoing1 = Billing.Host.Features.UsageMessageHandler.Handle(usageMessage, documentSession, _usagePartitions, _clock);
+            var outgoing1 = Billing.Host.Features.UsageMessageHandler.Handle(usageMessage, context, documentSession, _usagePartitions, _clock);
 
             
             // Outgoing, cascaded message

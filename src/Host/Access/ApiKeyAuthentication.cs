@@ -1,0 +1,74 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Marten;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Billing.Host.Access;
+
+/// <summary>
+/// Authenticates <c>Authorization: Bearer bk_…</c> against the stored keys, on every request: a key
+/// revoked a moment ago is refused from the next request on, on every node, because nothing caches it.
+/// A refusal is 401 with the reason in <c>{"error"}</c>; until a first key exists the reason says how
+/// to create one.
+/// </summary>
+public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IDocumentStore store)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string RoleClaim = ClaimTypes.Role;
+    public const string AccountClaim = "billing:account";
+    public const string KeyIdClaim = "billing:key_id";
+
+    public const string NoKeyYet = "no API key exists yet: create the first with `billing keys create --role operator --name NAME` and send it as 'Authorization: Bearer <key>'";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var headers = Request.Headers.Authorization;
+        if (headers.Count == 0) return AuthenticateResult.NoResult();
+        if (headers.Count > 1) return AuthenticateResult.Fail("send one Authorization header, not several");
+        var header = headers[0] ?? "";
+        const string bearer = "Bearer ";
+        if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) || header.Length == bearer.Length)
+            return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
+        var token = header[bearer.Length..].Trim();
+        if (ApiKeyToken.IdOf(token) is not { } id) return AuthenticateResult.Fail("the bearer token is not a billing API key (bk_…)");
+
+        await using var session = store.QuerySession();
+        var key = await session.LoadAsync<ApiKey>(id, Context.RequestAborted);
+        if (key is null || !key.Matches(token)) return AuthenticateResult.Fail("unknown API key");
+        if (key.RevokedAt is not null) return AuthenticateResult.Fail($"the API key {key.Id} was revoked");
+        return AuthenticateResult.Success(new AuthenticationTicket(Principal(key), SchemeName));
+    }
+
+    public static ClaimsPrincipal Principal(ApiKey key)
+    {
+        var claims = new List<Claim>
+        {
+            new(ClaimTypes.Name, key.Actor.ToString()),
+            new(KeyIdClaim, key.Id),
+            new(RoleClaim, key.Role.ToString().ToLowerInvariant()),
+        };
+        if (key.AccountId is { } account) claims.Add(new Claim(AccountClaim, account));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, ClaimTypes.Name, RoleClaim));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await HandleAuthenticateOnceSafeAsync();
+        await using var session = store.QuerySession();
+        var error = !await session.Query<ApiKey>().AnyAsync(Context.RequestAborted) ? NoKeyYet
+            : result.Failure?.Message ?? "this route needs an API key: send 'Authorization: Bearer <key>'";
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers[HeaderNames.WWWAuthenticate] = result.Failure is null ? "Bearer realm=\"billing\"" : "Bearer realm=\"billing\", error=\"invalid_token\"";
+        await Response.WriteAsJsonAsync(new { error }, Context.RequestAborted);
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        var caller = Caller.Of(Context.User);
+        await Response.WriteAsJsonAsync(new { error = $"the key {caller.Actor.KeyId} ({caller.Role.ToString().ToLowerInvariant()}) may not {Request.Method} {Request.Path}" }, Context.RequestAborted);
+    }
+}
