@@ -33,7 +33,7 @@ public sealed record BillingSettings(
     string? RabbitMqUri = null,
     int IngestPartitions = Billing.Metering.Ingestion.UsagePartitions.Default,
     int NodeStaleSeconds = 20,
-    int PostsPerSecond = 50,
+    double PostsPerSecond = 50,
     int PostBurst = 100,
     long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes)
 {
@@ -84,7 +84,7 @@ public sealed record BillingSettings(
             RabbitMqUri: Env("BILLING_RABBITMQ"),
             IngestPartitions: int.Parse(Env("BILLING_INGEST_PARTITIONS") ?? $"{Billing.Metering.Ingestion.UsagePartitions.Default}", System.Globalization.CultureInfo.InvariantCulture),
             NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
-            PostsPerSecond: int.Parse(Env("BILLING_POST_RATE") ?? "50", System.Globalization.CultureInfo.InvariantCulture),
+            PostsPerSecond: double.Parse(Env("BILLING_POST_RATE") ?? "50", System.Globalization.CultureInfo.InvariantCulture),
             PostBurst: int.Parse(Env("BILLING_POST_BURST") ?? "100", System.Globalization.CultureInfo.InvariantCulture),
             MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture));
     }

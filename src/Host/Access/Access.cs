@@ -43,8 +43,9 @@ public static class Policies
                 _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = settings.PostBurst,
-                    TokensPerPeriod = settings.PostsPerSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    // Refilled at most every 100 ms (a timer per key any faster would cost more than it limits); a rate below one a second waits longer.
+                    TokensPerPeriod = Math.Max(1, (int)Math.Round(settings.PostsPerSecond * Refill(settings).TotalSeconds)),
+                    ReplenishmentPeriod = Refill(settings),
                     QueueLimit = 0,
                 }));
             limiter.OnRejected = async (rejected, ct) =>
@@ -57,6 +58,8 @@ public static class Policies
             };
         });
     }
+
+    static TimeSpan Refill(BillingSettings settings) => TimeSpan.FromSeconds(Math.Max(0.1, 1 / settings.PostsPerSecond));
 
     /// <summary>Authentication, the policies, the body limit and the rate limit, in that order (after <see cref="StoreUnavailable"/>, which turns a lost database into 503).</summary>
     public static void UseBillingAccess(this WebApplication app, BillingSettings settings)

@@ -54,10 +54,14 @@ public static class ApiKeyToken
 
     /// <summary>The key id a token names, or null when the text is not shaped like a token.</summary>
     public static string? IdOf(string token) =>
-        token.Length > Prefix.Length + IdLength + 1 && token.StartsWith(Prefix, StringComparison.Ordinal) && token[Prefix.Length + IdLength] == '.'
-        && token.AsSpan(Prefix.Length, IdLength).ContainsAnyExcept("0123456789abcdef") is false
+        token.Length == Prefix.Length + IdLength + 1 + SecretLength && token.StartsWith(Prefix, StringComparison.Ordinal) && token[Prefix.Length + IdLength] == '.'
+        && !token.AsSpan(Prefix.Length, IdLength).ContainsAnyExcept("0123456789abcdef")
+        && !token.AsSpan(Prefix.Length + IdLength + 1).ContainsAnyExcept("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
             ? token.Substring(Prefix.Length, IdLength)
             : null;
+
+    /// <summary>32 bytes in base64url without padding.</summary>
+    const int SecretLength = 43;
 
     public static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 

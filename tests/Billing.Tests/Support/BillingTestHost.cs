@@ -28,7 +28,8 @@ public sealed class BillingTestHost : IAsyncDisposable
     public IServiceProvider Services => App.Services;
     public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();
 
-    public static async Task<BillingTestHost> StartAsync(string? connectionString = null, Func<BillingSettings, BillingSettings>? configure = null, Instant? now = null)
+    /// <param name="operatorKey">whether <see cref="Http"/> gets an operator's key; without one the host has no key at all, as on a new database</param>
+    public static async Task<BillingTestHost> StartAsync(string? connectionString = null, Func<BillingSettings, BillingSettings>? configure = null, Instant? now = null, bool operatorKey = true)
     {
         connectionString ??= await PostgresServer.CreateDatabaseAsync("billing_test");
         var settings = BillingSettings.FromEnvironment() with
@@ -48,7 +49,7 @@ public sealed class BillingTestHost : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var host = new BillingTestHost { App = app, Settings = settings, Clock = clock, Http = new HttpClient { BaseAddress = new Uri(address) } };
         // The suite's client is an operator's, which may call every route; the attack corpus makes its own keys.
-        host.Http.DefaultRequestHeaders.Authorization = new("Bearer", (await host.CreateKeyAsync("operator", name: "test-operator")).Token);
+        if (operatorKey) host.Http.DefaultRequestHeaders.Authorization = new("Bearer", (await host.CreateKeyAsync("operator", name: "test-operator")).Token);
         return host;
     }
 
