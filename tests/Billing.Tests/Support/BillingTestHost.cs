@@ -57,6 +57,13 @@ public sealed class BillingTestHost : IAsyncDisposable
     public Task<(Billing.Host.Access.ApiKey Key, string Token)> CreateKeyAsync(string role, string? account = null, string? name = null) =>
         Keys.CreateAsync(Services, role, account, name ?? $"test-{role}", Billing.Host.Access.Actor.Cli("test"), CancellationToken.None);
 
+    /// <summary>Every key stored in the host's database.</summary>
+    public async Task<IReadOnlyList<Billing.Host.Access.ApiKey>> KeysAsync()
+    {
+        await using var session = Store.QuerySession();
+        return await session.Query<Billing.Host.Access.ApiKey>().ToListAsync();
+    }
+
     /// <summary>A client of the host that sends <paramref name="token"/> (none when null).</summary>
     public HttpClient ClientWith(string? token)
     {
