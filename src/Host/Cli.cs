@@ -1,3 +1,4 @@
+using Billing.Host.Api;
 using Billing.Host.Features;
 using JasperFx;
 using Microsoft.Extensions.Logging;
@@ -122,12 +123,14 @@ public static class Cli
         builder.WebHost.UseUrls(settings.Urls);
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
+        builder.Services.AddBillingOpenApi();
         var app = builder.Build();
         StoreUnavailable.Use(app);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
         DeadLetters.Map(app);
+        app.MapBillingOpenApi();
         return app;
     }
 

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using Billing.Host.Api;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using Marten;
@@ -20,7 +21,13 @@ public static class DeadLetters
 {
     public static void Map(WebApplication app) =>
         app.MapGet("/api/dead-letters", async (string? code, int? limit, IQuerySession session, CancellationToken ct) =>
-            Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"));
+            Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"))
+        .WithName("ListDeadLetters")
+        .WithTags("dead letters")
+        .WithSummary("Rejected records")
+        .WithDescription("The newest dead letters first (?limit=, default 1000), only those of ?code= if given, each with its reason and original JSON.")
+        .Produces<DeadLetterDocument[]>(StatusCodes.Status200OK)
+        .Produces(StatusCodes.Status400BadRequest);
 
     public static async Task<IReadOnlyList<DeadLetter>> ListAsync(IQuerySession session, string? code, int limit, CancellationToken ct)
     {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Billing.Events;
+using Billing.Host.Api;
 using Billing.Metering;
 using Billing.Metering.Accounts;
 using Billing.Metering.Ingestion;
@@ -191,7 +192,15 @@ public static class PostUsageEvents
 {
     public const int MaxRecords = 10_000;
 
-    public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle);
+    public static void Map(WebApplication app) => app.MapPost("/api/usage/events", Handle)
+        .WithName("PostUsageEvents")
+        .WithTags("usage")
+        .WithSummary("Post a batch of usage records")
+        .WithDescription("A JSON array of up to 10,000 usage records (docs/producers.md), decided at once and answered per record: accepted, duplicate, rejected with a code and reason, or pending while it waits for an event in flight.")
+        .Accepts<UsageRecordInput[]>("application/json")
+        .Produces<PostUsageAnswer>(StatusCodes.Status200OK)
+        .Produces<ApiError>(StatusCodes.Status400BadRequest)
+        .Produces<ApiError>(StatusCodes.Status413PayloadTooLarge);
 
     static async Task<IResult> Handle(HttpRequest request, IMessageBus bus, IClock clock, CancellationToken ct)
     {
@@ -215,20 +224,20 @@ public static class PostUsageEvents
             var (records, notUtf8) = ReadRecords(body.RootElement, clock.GetCurrentInstant());
             if (notUtf8 is not null) return Results.BadRequest(new { error = $"the body is not valid UTF-8 JSON: {notUtf8}" });
             var outcome = await bus.InvokeAsync<IngestOutcome>(new IngestBatch(null, records), ct, TimeSpan.FromMinutes(2));
-            return Results.Json(new
+            return Results.Json(new PostUsageAnswer
             {
-                accepted = outcome.Count(RecordStatus.Accepted),
-                duplicates = outcome.Count(RecordStatus.Duplicate),
-                rejected = outcome.Count(RecordStatus.Rejected),
-                pending = outcome.Count(RecordStatus.Pending),
-                results = outcome.Outcomes.Select(o => new
+                Accepted = outcome.Count(RecordStatus.Accepted),
+                Duplicates = outcome.Count(RecordStatus.Duplicate),
+                Rejected = outcome.Count(RecordStatus.Rejected),
+                Pending = outcome.Count(RecordStatus.Pending),
+                Results = outcome.Outcomes.Select(o => new RecordResult
                 {
-                    index = o.Index,
-                    id = o.RecordId,
-                    status = o.Status.ToString().ToLowerInvariant(),
-                    code = o.Reason?.Code,
-                    reason = o.Reason?.Message,
-                }),
+                    Index = o.Index,
+                    Id = o.RecordId,
+                    Status = o.Status.ToString().ToLowerInvariant(),
+                    Code = o.Reason?.Code,
+                    Reason = o.Reason?.Message,
+                }).ToList(),
             }, RecordJson.Options);
         }
     }

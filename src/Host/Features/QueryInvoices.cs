@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using Billing.Host.Api;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
@@ -21,9 +22,21 @@ public static class QueryInvoices
         {
             if (!BillingPeriod.TryParse(period, out var p)) return Results.BadRequest(new { error = $"'{period}' is not a billing period like 2026-10 (YYYY-MM); use ?period=" });
             return Results.Text(await ListJsonAsync(session, p, ct), "application/json");
-        });
+        })
+        .WithName("ListInvoices")
+        .WithTags("invoices")
+        .WithSummary("The period's issued invoices")
+        .WithDescription("A JSON array of the invoices of ?period=YYYY-MM, by number, each exactly as issued.")
+        .Produces<InvoiceDocument[]>(StatusCodes.Status200OK)
+        .Produces<ApiError>(StatusCodes.Status400BadRequest);
         app.MapGet("/api/invoices/{number}", async (string number, IQuerySession session, CancellationToken ct) =>
-            await FindAsync(session, number, ct) is { } invoice ? Results.Text(invoice.Json, "application/json") : NotFound(number));
+            await FindAsync(session, number, ct) is { } invoice ? Results.Text(invoice.Json, "application/json") : NotFound(number))
+        .WithName("GetInvoice")
+        .WithTags("invoices")
+        .WithSummary("An issued invoice")
+        .WithDescription("The invoice JSON v1 exactly as issued, byte for byte.")
+        .Produces<InvoiceDocument>(StatusCodes.Status200OK)
+        .Produces<ApiError>(StatusCodes.Status404NotFound);
         app.MapGet("/api/invoices/{number}/pdf", async (string number, HttpResponse response, IQuerySession session, CancellationToken ct) =>
         {
             if (await InvoicePdfsTable.ReadAsync(session, number, ct) is { } pdf) return Results.File(pdf, "application/pdf", $"{number}.pdf");
@@ -31,7 +44,14 @@ public static class QueryInvoices
             // Issued a moment ago: its PDF is rendered just after the invoice is committed.
             response.Headers.RetryAfter = "1";
             return Results.Json(new { error = $"the PDF of invoice {number} is being rendered; try again in a second" }, statusCode: StatusCodes.Status503ServiceUnavailable);
-        });
+        })
+        .WithName("GetInvoicePdf")
+        .WithTags("invoices")
+        .WithSummary("An issued invoice's PDF")
+        .WithDescription("The PDF exactly as issued. Just after issue it may still be rendering: 503 with Retry-After: 1.")
+        .Produces<Stream>(StatusCodes.Status200OK, "application/pdf")
+        .Produces<ApiError>(StatusCodes.Status404NotFound)
+        .WithMetadata(new Microsoft.AspNetCore.Mvc.ProducesResponseTypeAttribute<ApiError>(StatusCodes.Status503ServiceUnavailable, "application/json") { Description = "The PDF is still being rendered: Retry-After: 1" });
     }
 
     static IResult NotFound(string number) => Results.NotFound(new { error = $"no invoice numbered '{number}'" });

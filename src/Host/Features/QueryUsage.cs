@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Events;
+using Billing.Host.Api;
 using Billing.Metering;
 using Marten;
 using Marten.Events;
@@ -20,7 +21,13 @@ public static class QueryUsage
             if (Validate(accountId, period) is { } error) return Results.BadRequest(new { error });
             var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), settings.LateWindow, ct);
             return Results.Text(ToJson(usage).ToJsonString(RecordJson.Options), "application/json");
-        });
+        })
+        .WithName("GetAccountUsage")
+        .WithTags("usage")
+        .WithSummary("An account's usage in a period")
+        .WithDescription("Endpoint hours and data processed as payer, cross-AZ traffic as owner; hours and bytes as integers, GB as strings with 9 places.")
+        .Produces<AccountUsageDocument>(StatusCodes.Status200OK)
+        .Produces<ApiError>(StatusCodes.Status400BadRequest);
 
     public static string? Validate(string? accountId, string? period) =>
         accountId is null || accountId.Length != 12 || !accountId.All(char.IsAsciiDigit) ? $"'{accountId}' is not an account id (12 digits)"
