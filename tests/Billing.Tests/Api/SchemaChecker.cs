@@ -16,6 +16,14 @@ public sealed class SchemaChecker(JsonNode document)
 {
     static readonly HashSet<string> Known = ["$ref", "type", "properties", "required", "items", "enum", "pattern", "oneOf", "format", "description"];
 
+    /// <summary>The document's responses/{status} object of an operation.</summary>
+    public JsonNode Responses(string method, string template, int status) =>
+        document["paths"]?[template]?[method.ToLowerInvariant()]?["responses"]?[status.ToString(CultureInfo.InvariantCulture)]
+        ?? throw new KeyNotFoundException($"the document has no answer {status} for {method} {template}");
+
+    /// <summary>The schema itself, or the one its $ref names.</summary>
+    public JsonNode Resolved(JsonNode schema) => schema["$ref"] is { } reference ? Resolve((string)reference!) : schema;
+
     /// <summary>The schema of an operation's answer: the document's paths/{template}/{method}/responses/{status}/content/{mediaType}/schema.</summary>
     public JsonNode ResponseSchema(string method, string template, int status, string mediaType = "application/json") =>
         document["paths"]?[template]?[method.ToLowerInvariant()]?["responses"]?[status.ToString(CultureInfo.InvariantCulture)]?["content"]?[mediaType]?["schema"]
