@@ -1,4 +1,5 @@
 using Billing.Host.Access;
+using Billing.Host.Api;
 using Billing.Host.Features;
 using JasperFx;
 using Microsoft.Extensions.Logging;
@@ -139,6 +140,7 @@ public static class Cli
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
         builder.Services.AddBillingAccess(settings);
+        builder.Services.AddBillingOpenApi();
         var app = builder.Build();
         StoreUnavailable.Use(app);
         app.UseBillingAccess(settings);
@@ -146,6 +148,7 @@ public static class Cli
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
         DeadLetters.Map(app);
+        app.MapBillingOpenApi();
         return app;
     }
 

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Host.Access;
+using Billing.Host.Api;
 using Billing.Metering;
 using Billing.Metering.Ingestion;
 using Marten;
@@ -24,26 +25,39 @@ public static class DeadLetters
     {
         app.MapGet("/api/dead-letters", async (string? code, int? limit, IQuerySession session, CancellationToken ct) =>
             Results.Text(ToJson(await ListAsync(session, code, limit ?? 1000, ct)).ToJsonString(Billing.Events.RecordJson.Options), "application/json"))
+            .WithName("ListDeadLetters")
+            .WithTags("dead letters")
+            .WithSummary("Rejected records")
+            .WithDescription("The newest dead letters first (?limit=, default 1000), only those of ?code= if given, each with its reason, original JSON and who sent it.")
+            .Produces<DeadLetterDocument[]>(StatusCodes.Status200OK)
+            .Produces(StatusCodes.Status400BadRequest)
             .RequireAuthorization(Policies.Operate);
         app.MapPost("/api/dead-letters/replay", async (string? id, bool? all, Caller caller, IServiceProvider services, CancellationToken ct) =>
         {
             Guid? one = null;
             if (id is not null)
             {
-                if (!Guid.TryParse(id, out var g)) return Results.BadRequest(new { error = $"'{id}' is not a dead-letter id" });
+                if (!Guid.TryParse(id, out var g)) return Results.BadRequest(new ApiError { Error = $"'{id}' is not a dead-letter id" });
                 one = g;
             }
-            else if (all is not true) return Results.BadRequest(new { error = "say which: ?id=ID for one dead letter, or ?all=true for every one not replayed before" });
+            else if (all is not true) return Results.BadRequest(new ApiError { Error = "say which: ?id=ID for one dead letter, or ?all=true for every one not replayed before" });
             try
             {
                 var result = await ReplayAsync(services, one, caller.Actor, ct);
-                return Results.Json(new { replayed = result.Records, accepted = result.Accepted, duplicates = result.Duplicates, rejected = result.Rejected });
+                return Results.Json(new ReplayAnswer(result.Records, result.Accepted, result.Duplicates, result.Rejected));
             }
             catch (NoDeadLetter missing)
             {
-                return Results.NotFound(new { error = missing.Message });
+                return Results.NotFound(new ApiError { Error = missing.Message });
             }
         })
+            .WithName("ReplayDeadLetters")
+            .WithTags("dead letters")
+            .WithSummary("Submit rejected records again through the bus")
+            .WithDescription("?id=ID for one dead letter, or ?all=true for every one not replayed before; waits until each is decided again and answers the counts. The letters record who replayed them.")
+            .Produces<ReplayAnswer>(StatusCodes.Status200OK)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.Operate);
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Billing.Events;
 using Billing.Host.Access;
+using Billing.Host.Api;
 using Billing.Metering;
 using Billing.Metering.Accounts;
 using Billing.Metering.Ingestion;
@@ -194,6 +195,14 @@ public static class PostUsageEvents
 
     public static void Map(WebApplication app) =>
         app.MapPost("/api/usage/events", Handle)
+            .WithName("PostUsageEvents")
+            .WithTags("usage")
+            .WithSummary("Post a batch of usage records")
+            .WithDescription("A JSON array of up to 10,000 usage records (docs/producers.md), decided at once and answered per record: accepted, duplicate, rejected with a code and reason, or pending while it waits for an event in flight.")
+            .Accepts<UsageRecordInput[]>("application/json")
+            .Produces<PostUsageAnswer>(StatusCodes.Status200OK)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status413PayloadTooLarge)
             .RequireAuthorization(Policies.PostUsage)
             .RequireRateLimiting(Policies.PostRate);
 
@@ -226,20 +235,20 @@ public static class PostUsageEvents
             // Relayed on the envelope into every event and dead letter the batch writes: who sent it.
             bus.UserName = caller.Actor.ToString();
             var outcome = await bus.InvokeAsync<IngestOutcome>(new IngestBatch(null, records), ct, TimeSpan.FromMinutes(2));
-            return Results.Json(new
+            return Results.Json(new PostUsageAnswer
             {
-                accepted = outcome.Count(RecordStatus.Accepted),
-                duplicates = outcome.Count(RecordStatus.Duplicate),
-                rejected = outcome.Count(RecordStatus.Rejected),
-                pending = outcome.Count(RecordStatus.Pending),
-                results = outcome.Outcomes.Select(o => new
+                Accepted = outcome.Count(RecordStatus.Accepted),
+                Duplicates = outcome.Count(RecordStatus.Duplicate),
+                Rejected = outcome.Count(RecordStatus.Rejected),
+                Pending = outcome.Count(RecordStatus.Pending),
+                Results = outcome.Outcomes.Select(o => new RecordResult
                 {
-                    index = o.Index,
-                    id = o.RecordId,
-                    status = o.Status.ToString().ToLowerInvariant(),
-                    code = o.Reason?.Code,
-                    reason = o.Reason?.Message,
-                }),
+                    Index = o.Index,
+                    Id = o.RecordId,
+                    Status = o.Status.ToString().ToLowerInvariant(),
+                    Code = o.Reason?.Code,
+                    Reason = o.Reason?.Message,
+                }).ToList(),
             }, RecordJson.Options);
         }
     }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Host.Access;
+using Billing.Host.Api;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
@@ -23,6 +24,12 @@ public static class QueryInvoices
             if (!BillingPeriod.TryParse(period, out var p)) return Results.BadRequest(new { error = $"'{period}' is not a billing period like 2026-10 (YYYY-MM); use ?period=" });
             return Results.Text(await ListJsonAsync(session, p, ct, caller.OnlyAccount), "application/json");
         })
+            .WithName("ListInvoices")
+            .WithTags("invoices")
+            .WithSummary("The period's issued invoices")
+            .WithDescription("A JSON array of the invoices of ?period=YYYY-MM, by number, each exactly as issued; an account key sees only its own.")
+            .Produces<InvoiceDocument[]>(StatusCodes.Status200OK)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
             .RequireAuthorization(Policies.ReadAccounts);
         app.MapGet("/api/invoices/{number}", async (string number, Caller caller, IQuerySession session, CancellationToken ct) =>
             await FindForAsync(caller, session, number, ct) switch
@@ -30,6 +37,13 @@ public static class QueryInvoices
                 { Invoice: { } invoice } => Results.Text(invoice.Json, "application/json"),
                 { Refusal: var refusal } => refusal!,
             })
+            .WithName("GetInvoice")
+            .WithTags("invoices")
+            .WithSummary("An issued invoice")
+            .WithDescription("The invoice JSON v1 exactly as issued, byte for byte. Another account's invoice is answered as a number never issued.")
+            .Produces<InvoiceDocument>(StatusCodes.Status200OK)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.ReadAccounts);
         app.MapGet("/api/invoices/{number}/pdf", async (string number, Caller caller, HttpResponse response, IQuerySession session, CancellationToken ct) =>
         {
@@ -39,6 +53,14 @@ public static class QueryInvoices
             response.Headers.RetryAfter = "1";
             return Results.Json(new { error = $"the PDF of invoice {number} is being rendered; try again in a second" }, statusCode: StatusCodes.Status503ServiceUnavailable);
         })
+            .WithName("GetInvoicePdf")
+            .WithTags("invoices")
+            .WithSummary("An issued invoice's PDF")
+            .WithDescription("The PDF exactly as issued. Just after issue it may still be rendering: 503 with Retry-After: 1.")
+            .Produces<Stream>(StatusCodes.Status200OK, "application/pdf")
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.ProducesResponseTypeAttribute<ApiError>(StatusCodes.Status503ServiceUnavailable, "application/json") { Description = "The PDF is still being rendered: Retry-After: 1" })
             .RequireAuthorization(Policies.ReadAccounts);
     }
 

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json.Nodes;
 using Billing.Events;
 using Billing.Host.Access;
+using Billing.Host.Api;
 using Billing.Metering;
 using Marten;
 using Marten.Events;
@@ -24,6 +25,13 @@ public static class QueryUsage
             var usage = await UsageQueries.ForAccountAsync(session, accountId, BillingPeriod.Parse(period), settings.LateWindow, ct);
             return Results.Text(ToJson(usage).ToJsonString(RecordJson.Options), "application/json");
         })
+            .WithName("GetAccountUsage")
+            .WithTags("usage")
+            .WithSummary("An account's usage in a period")
+            .WithDescription("Endpoint hours and data processed as payer, cross-AZ traffic as owner; hours and bytes as integers, GB as strings with 9 places. An account key reads only its own account; any other is answered 404.")
+            .Produces<AccountUsageDocument>(StatusCodes.Status200OK)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
             .RequireAuthorization(Policies.ReadAccounts);
 
     public static string? Validate(string? accountId, string? period) =>
