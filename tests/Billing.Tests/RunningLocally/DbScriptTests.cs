@@ -68,7 +68,7 @@ public sealed class DbScriptTests : IDisposable
     [Fact]
     public async Task A_cluster_starts_on_the_BILLING_PG_PORT_of_each_start_whatever_port_it_was_initialised_with()
     {
-        var first = FreePort();
+        var first = Ports.Free();
         try
         {
             var init = await DbAsync("start", first);
@@ -91,7 +91,7 @@ public sealed class DbScriptTests : IDisposable
                 Assert.False(second.HasData);
             }
 
-            var next = FreePort();
+            var next = Ports.Free();
             var elsewhere = await DbAsync("start", next);
             Assert.Equal(1, elsewhere.ExitCode);
             Assert.Contains($"is already running on 127.0.0.1:{first}, not on BILLING_PG_PORT={next}; stop it first", elsewhere.StandardError);
@@ -131,13 +131,6 @@ public sealed class DbScriptTests : IDisposable
     {
         var e = Assert.Throws<InvalidOperationException>(() => BillingSettings.LocalPort(value));
         Assert.Equal($"BILLING_PG_PORT '{value}' is not a TCP port (1-65535)", e.Message);
-    }
-
-    static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     static async Task<int> ServerPortAsync(int port)

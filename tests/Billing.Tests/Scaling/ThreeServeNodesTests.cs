@@ -40,7 +40,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         var db = await PostgresServer.CreateDatabaseAsync("billing_three");
         var amqp = await RabbitMqBroker.CreateVirtualHostAsync("three");
         var dll = Path.Combine(AppContext.BaseDirectory, "billing.dll");
-        var ports = Enumerable.Range(0, 3).Select(_ => FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 3).Select(_ => Ports.Free()).ToArray();
         var token = await CreateOperatorKeyAsync(dll, db);
         var nodes = ports.Select(port => ChildProcess.Start(dll, db, new Dictionary<string, string>
         {
@@ -230,10 +230,4 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
             Bound, what, TimeSpan.FromMilliseconds(200),
             () => string.Join("\n", nodes.Select((n, i) => $"node {i} stderr (tail):\n{ChildProcess.Tail(n.StandardError, 15)}")));
 
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
