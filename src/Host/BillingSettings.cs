@@ -14,7 +14,11 @@ namespace Billing.Host;
 /// PostgreSQL queue), BILLING_CLOSE_GRACE_HOURS (default 24), BILLING_LATE_PERIODS (how many closed periods still
 /// accept late events; default 3), BILLING_INGEST_PARTITIONS (how many partitions decide records side by
 /// side, spread over the running nodes; default 4, the same on every node), BILLING_NODE_STALE_SECONDS
-/// (how long a silent node keeps its partitions before a live node takes them; default 20).
+/// (how long a silent node keeps its partitions before a live node takes them; default 20),
+/// BILLING_READY_MAX_LAG_SECONDS (projection lag past which /health/ready is unhealthy; default 300),
+/// BILLING_READY_MAX_WAITING_SECONDS (age of the oldest waiting record past which /health/ready is
+/// unhealthy; default the retry window plus 5 minutes), OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
+/// are exported over OTLP only when it is set; docs/operations.md).
 /// </summary>
 public sealed record BillingSettings(
     string ConnectionString,
@@ -29,7 +33,10 @@ public sealed record BillingSettings(
     bool RunSchedules = false,
     string? RabbitMqUri = null,
     int IngestPartitions = Billing.Metering.Ingestion.UsagePartitions.Default,
-    int NodeStaleSeconds = 20)
+    int NodeStaleSeconds = 20,
+    double ReadyMaxLagSeconds = 300,
+    double? ReadyMaxWaitingSecondsOverride = null,
+    string? OtlpEndpoint = null)
 {
     /// <summary>The port of the project-local cluster (scripts/db.sh) when BILLING_PG_PORT is not set.</summary>
     public const int DefaultLocalPort = 54329;
@@ -50,6 +57,12 @@ public sealed record BillingSettings(
     /// <summary>How long after a period's end it closes by itself (default 24 h).</summary>
     public Duration CloseGrace => CloseGraceOverride ?? Duration.FromHours(24);
 
+    /// <summary>
+    /// A waiting record is decided at the latest one retry after the retry window ends; older than the
+    /// window plus 5 minutes, its retries are stuck (default 900 s with the default window).
+    /// </summary>
+    public double ReadyMaxWaitingSeconds => ReadyMaxWaitingSecondsOverride ?? (RetryWindow + Duration.FromMinutes(5)).TotalSeconds;
+
     public static BillingSettings FromEnvironment()
     {
         string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
@@ -64,6 +77,9 @@ public sealed record BillingSettings(
             int.Parse(Env("BILLING_LATE_PERIODS") ?? "3", System.Globalization.CultureInfo.InvariantCulture),
             RabbitMqUri: Env("BILLING_RABBITMQ"),
             IngestPartitions: int.Parse(Env("BILLING_INGEST_PARTITIONS") ?? $"{Billing.Metering.Ingestion.UsagePartitions.Default}", System.Globalization.CultureInfo.InvariantCulture),
-            NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture));
+            NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
+            ReadyMaxLagSeconds: double.Parse(Env("BILLING_READY_MAX_LAG_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
+            ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
+            OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"));
     }
 }

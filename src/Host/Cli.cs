@@ -1,4 +1,5 @@
 using Billing.Host.Features;
+using Billing.Host.Operations;
 using JasperFx;
 using Microsoft.Extensions.Logging;
 using Spectre.Console.Cli;
@@ -122,12 +123,15 @@ public static class Cli
         builder.WebHost.UseUrls(settings.Urls);
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
+        builder.AddBillingTelemetry(settings);
         var app = builder.Build();
         StoreUnavailable.Use(app);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
         DeadLetters.Map(app);
+        app.MapBillingHealth();
+        app.MapBillingMetrics();
         return app;
     }
 
