@@ -1,4 +1,5 @@
 using Billing.Host.Features;
+using Billing.Host.Operations;
 using Billing.Invoicing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
@@ -23,6 +24,9 @@ namespace Billing.Host;
 public static class BillingHost
 {
     public const string UsageQueue = "usage";
+
+    /// <summary>Where Wolverine keeps the PostgreSQL queues' tables (the message store is in Marten's schema).</summary>
+    public const string QueueSchema = "billing_queues";
 
     /// <summary>The ingest partitions' sharded queues: usage_partition1 … usage_partitionP (PostgreSQL tables or RabbitMQ queues).</summary>
     public const string IngestQueue = "usage_partition";
@@ -62,10 +66,11 @@ public static class BillingHost
                 // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
                 opts.Events.MetadataConfig.UserNameEnabled = true;
             })
-            .IntegrateWithWolverine(w => w.TransportSchemaName = "billing_queues")
+            .IntegrateWithWolverine(w => w.TransportSchemaName = QueueSchema)
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
             .ApplyAllDatabaseChangesOnStartup();
         builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
+        builder.Services.AddBillingMetrics();
 
         builder.UseWolverine(opts =>
         {

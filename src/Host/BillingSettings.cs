@@ -16,7 +16,11 @@ namespace Billing.Host;
 /// side, spread over the running nodes; default 4, the same on every node), BILLING_NODE_STALE_SECONDS
 /// (how long a silent node keeps its partitions before a live node takes them; default 20),
 /// BILLING_POST_RATE and BILLING_POST_BURST (requests a second each key may post, and the burst it may
-/// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB).
+/// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB),
+/// BILLING_READY_MAX_LAG_SECONDS (projection lag past which /health/ready is unhealthy; default 300),
+/// BILLING_READY_MAX_WAITING_SECONDS (age of the oldest waiting record past which /health/ready is
+/// unhealthy; default the retry window plus 5 minutes), OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
+/// are exported over OTLP only when it is set; docs/operations.md).
 /// Credentials arrive only here, from the environment, and <see cref="ToString"/> never prints them.
 /// </summary>
 public sealed record BillingSettings(
@@ -35,7 +39,10 @@ public sealed record BillingSettings(
     int NodeStaleSeconds = 20,
     double PostsPerSecond = 50,
     int PostBurst = 100,
-    long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes)
+    long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes,
+    double ReadyMaxLagSeconds = 300,
+    double? ReadyMaxWaitingSecondsOverride = null,
+    string? OtlpEndpoint = null)
 {
     /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
     public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
@@ -46,7 +53,8 @@ public sealed record BillingSettings(
         builder.Append($"Database = {Redacted.ConnectionString(ConnectionString)}, Urls = {Urls}, RabbitMq = {(RabbitMqUri is null ? "none" : Redacted.Uri(RabbitMqUri))}, ");
         builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
-        builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}");
+        builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
+        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}");
         return true;
     }
 
@@ -69,6 +77,12 @@ public sealed record BillingSettings(
     /// <summary>How long after a period's end it closes by itself (default 24 h).</summary>
     public Duration CloseGrace => CloseGraceOverride ?? Duration.FromHours(24);
 
+    /// <summary>
+    /// A waiting record is decided at the latest one retry after the retry window ends; older than the
+    /// window plus 5 minutes, its retries are stuck (default 900 s with the default window).
+    /// </summary>
+    public double ReadyMaxWaitingSeconds => ReadyMaxWaitingSecondsOverride ?? (RetryWindow + Duration.FromMinutes(5)).TotalSeconds;
+
     public static BillingSettings FromEnvironment()
     {
         string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
@@ -86,7 +100,10 @@ public sealed record BillingSettings(
             NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
             PostsPerSecond: double.Parse(Env("BILLING_POST_RATE") ?? "50", System.Globalization.CultureInfo.InvariantCulture),
             PostBurst: int.Parse(Env("BILLING_POST_BURST") ?? "100", System.Globalization.CultureInfo.InvariantCulture),
-            MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture));
+            MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture),
+            ReadyMaxLagSeconds: double.Parse(Env("BILLING_READY_MAX_LAG_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
+            ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
+            OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"));
     }
 }
 

@@ -1,6 +1,7 @@
 using Billing.Host.Access;
 using Billing.Host.Api;
 using Billing.Host.Features;
+using Billing.Host.Operations;
 using JasperFx;
 using Microsoft.Extensions.Logging;
 using Spectre.Console.Cli;
@@ -141,6 +142,7 @@ public static class Cli
         BillingHost.Configure(builder, settings, clock);
         builder.Services.AddBillingAccess(settings);
         builder.Services.AddBillingOpenApi();
+        builder.AddBillingTelemetry(settings);
         var app = builder.Build();
         StoreUnavailable.Use(app);
         app.UseBillingAccess(settings);
@@ -149,6 +151,8 @@ public static class Cli
         QueryInvoices.Map(app);
         DeadLetters.Map(app);
         app.MapBillingOpenApi();
+        app.MapBillingHealth();
+        app.MapBillingMetrics().RequireAuthorization(Policies.Operate);
         return app;
     }
 

@@ -121,6 +121,7 @@ public static class IngestBatchHandler
     {
         var parsed = batch.Parsed;
         await session.BeginTransactionAsync(ct);
+        Operations.BillingMetrics.StartBatch(session);
         var connection = (NpgsqlConnection)session.Connection!;
         await PartitionLocks.TakeAsync(connection, batch.Partitions, ct);
         var fingerprints = await RecordIdsTable.KnownAsync(connection, parsed.RecordIds, ct);
@@ -153,6 +154,7 @@ public static class IngestBatchHandler
             yield return new StartStreamWithoutAggregate(TrafficStreams.KeyOf(Guid.CreateVersion7()), [new TrafficRecorded(decision.Traffic)]);
         if (decision.DeadLetters.Count > 0) yield return MartenOps.StoreMany(decision.DeadLetters.ToArray());
         yield return new AcceptIds(decision.AcceptedIds);
+        yield return Operations.BillingMetrics.Decided(decision.Outcomes);
         if (importId is { } id)
             yield return new CountDecided(id, decision.Count(RecordStatus.Accepted), decision.Count(RecordStatus.Duplicate), decision.Count(RecordStatus.Rejected));
         yield return new RememberTimelines(caches, partitions, decision.Timelines);

@@ -123,6 +123,9 @@ public class AttackCorpusTests(AccessFixture fixture) : IClassFixture<AccessFixt
         { "accountA", "GET", "/api/usage/{B}%2F..%2F{A}/2026-10", 400, "is not an account id" },
         { "accountA", "GET", "/api/invoices?period=2026-10'%20or%201=1--", 400, "is not a billing period" },
         { "accountA", "GET", "/api/secrets", 404, "no such resource: GET /api/secrets" },
+        { "none", "GET", "/metrics", 401, "needs an API key" },
+        { "producer", "GET", "/metrics", 403, "(producer) may not GET /metrics" },
+        { "accountA", "GET", "/metrics", 404, "no such resource: GET /metrics" },
         { "none", "GET", "/api/secrets", 404, "no such resource: GET /api/secrets" },
     };
 
@@ -147,6 +150,24 @@ public class AttackCorpusTests(AccessFixture fixture) : IClassFixture<AccessFixt
         // Nothing of the other account: its id only where the attacker named it, never its invoice's figures.
         if (who == "accountA") Assert.DoesNotContain("Sample KK", body);
         Assert.Equal(before, await fixture.StateAsync());
+    }
+
+    [Fact]
+    public async Task Health_and_the_api_document_answer_without_a_key_and_show_no_customer_data()
+    {
+        using var anonymous = fixture.Host.ClientWith(null);
+        foreach (var path in new[] { "/health/live", "/health/ready", "/openapi/v1.json" })
+        {
+            using var response = await anonymous.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode}");
+            var body = await response.Content.ReadAsStringAsync();
+            foreach (var secret in new[] { AccessFixture.A, AccessFixture.B, fixture.InvoiceOfA, "Sample KK", "Example Corp" })
+                Assert.DoesNotContain(secret, body);
+        }
+        // The operator's scrape works; it carries counts, never an account.
+        var metrics = await fixture.Host.Http.GetStringAsync("/metrics");
+        Assert.Contains("billing_records_total", metrics);
+        Assert.DoesNotContain(AccessFixture.A, metrics);
     }
 
     [Fact]

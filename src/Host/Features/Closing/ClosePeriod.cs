@@ -22,6 +22,7 @@ public static class ClosePeriodHandler
 {
     public static async Task<PeriodFacts> LoadAsync(ClosePeriod command, IDocumentSession session, LateWindow window, IClock clock, CancellationToken ct)
     {
+        Operations.BillingMetrics.StartClose(session);
         var period = command.Period;
         if (window.IsFrozen(period, clock.GetCurrentInstant())) return PeriodFacts.Frozen(period, clock.GetCurrentInstant());
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));

@@ -87,6 +87,7 @@ public static class Issuing
     static IEnumerable<IMartenOp> Writes(BillingPeriod period, IssuingState state, IssueDecision decision)
     {
         yield return new SaveNumbers(state.Numbers, decision.Numbers);
+        yield return Operations.BillingMetrics.InvoicesIssued(decision.Invoices.Count);
         foreach (var invoice in decision.Invoices)
             yield return MartenOps.StartStream<IssuedInvoice>(IssuedInvoice.StreamKey(invoice.AccountId, period),
                 new InvoiceIssued(invoice.Number, invoice.AccountId, period.ToString(), invoice.IssuedAt, invoice.Total, InvoiceJson.Write(invoice), PdfSha256: ""));

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Billing.Metering;
+using Billing.Metering.Ingestion;
+using Marten;
+using Marten.Services;
+using Wolverine.Marten;
+
+namespace Billing.Host.Operations;
+
+/// <summary>
+/// The service's own instruments, on the meter <see cref="MeterName"/> (names as Prometheus scrapes
+/// them in docs/operations.md). Decisions and invoices are counted after their transaction commits:
+/// the handlers return an op (<see cref="Decided"/>, <see cref="InvoicesIssued"/>) that registers a
+/// session listener, so a rolled-back or retried batch is never counted twice.
+/// </summary>
+public sealed class BillingMetrics
+{
+    public const string MeterName = "Billing";
+
+    readonly Counter<long> _records;
+    readonly Histogram<double> _ingestDuration;
+    readonly Counter<long> _invoicesIssued;
+    readonly Histogram<double> _closeDuration;
+    volatile Readings _latest = Readings.None;
+
+    /// <summary>The last figures read from the database (<see cref="ReadinessReader"/>), observed by the gauges.</summary>
+    public sealed record Readings(long LagEvents, double LagSeconds, long WaitingRecords, double WaitingOldestSeconds)
+    {
+        public static readonly Readings None = new(0, 0, 0, 0);
+    }
+
+    // From the host's IMeterFactory, so each host's meter is its own and is disposed with it.
+    public BillingMetrics(IMeterFactory factory)
+    {
+        var meter = factory.Create(MeterName);
+        // Counters carry no unit: the Prometheus exporter appends _total to a counter's name and would add the unit too.
+        _records = meter.CreateCounter<long>("billing_records", description: "Usage records decided, by status (accepted, duplicate, rejected, pending) and rejection code");
+        _ingestDuration = meter.CreateHistogram<double>("billing_ingest_batch_duration", "s", "One batch of records from its partitions' lock to its commit");
+        _invoicesIssued = meter.CreateCounter<long>("billing_invoices_issued", description: "Invoices issued (committed with their numbers)");
+        _closeDuration = meter.CreateHistogram<double>("billing_close_duration", "s", "One period's close, from reading its facts to the commit that fans out the issuing");
+        meter.CreateObservableGauge("billing_projection_lag_events", () => _latest.LagEvents, description: "Events appended that the slowest asynchronous projection has not applied yet");
+        meter.CreateObservableGauge("billing_projection_lag", () => _latest.LagSeconds, "s", "Age of the oldest event the slowest asynchronous projection has not applied yet");
+        meter.CreateObservableGauge("billing_waiting_records", () => _latest.WaitingRecords, description: "Records answered pending, waiting for their retry");
+        meter.CreateObservableGauge("billing_waiting_oldest", () => _latest.WaitingOldestSeconds, "s", "How long the oldest waiting record has been waiting since it arrived");
+    }
+
+    /// <summary>Put into every session (StoreOptions.Listeners), so an op can find this host's metrics from its session.</summary>
+    internal IDocumentSessionListener Marker => new MarkerListener(this);
+
+    public void Observe(Readings readings) => _latest = readings;
+
+    public Readings Latest => _latest;
+
+    static BillingMetrics? Of(IDocumentSession session) => session.Listeners.OfType<MarkerListener>().FirstOrDefault()?.Metrics;
+
+    /// <summary>Starts timing an ingest batch in its session (called where its transaction begins).</summary>
+    public static void StartBatch(IDocumentSession session)
+    {
+        if (Of(session) is { } metrics) session.Listeners.Add(new BatchCommit(metrics, Stopwatch.GetTimestamp()));
+    }
+
+    /// <summary>The batch's outcomes, counted once its transaction commits.</summary>
+    public static IMartenOp Decided(IReadOnlyList<RecordOutcome> outcomes) => new DecidedOp(outcomes);
+
+    /// <summary>Invoices issued, counted once their transaction commits.</summary>
+    public static IMartenOp InvoicesIssued(int count) => new IssuedOp(count);
+
+    /// <summary>Starts timing a period's close in its session; recorded when that session commits.</summary>
+    public static void StartClose(IDocumentSession session)
+    {
+        if (Of(session) is not { } metrics) return;
+        var started = Stopwatch.GetTimestamp();
+        session.Listeners.Add(new AfterCommit(() => metrics._closeDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds)));
+    }
+
+    sealed class MarkerListener(BillingMetrics metrics) : DocumentSessionListenerBase
+    {
+        public BillingMetrics Metrics { get; } = metrics;
+    }
+
+    sealed class AfterCommit(Action committed) : DocumentSessionListenerBase
+    {
+        public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+        {
+            committed();
+            return Task.CompletedTask;
+        }
+    }
+
+    sealed class BatchCommit(BillingMetrics metrics, long started) : DocumentSessionListenerBase
+    {
+        public IReadOnlyList<RecordOutcome> Outcomes { get; set; } = [];
+
+        public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+        {
+            metrics._ingestDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            foreach (var group in Outcomes.GroupBy(o => (o.Status, o.Reason?.Code)))
+                metrics._records.Add(group.Count(),
+                    new KeyValuePair<string, object?>("status", group.Key.Status.ToString().ToLowerInvariant()),
+                    new KeyValuePair<string, object?>("code", group.Key.Code ?? ""));
+            return Task.CompletedTask;
+        }
+    }
+
+    sealed record DecidedOp(IReadOnlyList<RecordOutcome> Outcomes) : IMartenOp
+    {
+        public void Execute(IDocumentSession session)
+        {
+            if (session.Listeners.OfType<BatchCommit>().FirstOrDefault() is { } batch) batch.Outcomes = Outcomes;
+        }
+    }
+
+    sealed record IssuedOp(int Count) : IMartenOp
+    {
+        public void Execute(IDocumentSession session)
+        {
+            if (Count > 0 && Of(session) is { } metrics) session.Listeners.Add(new AfterCommit(() => metrics._invoicesIssued.Add(Count)));
+        }
+    }
+}
