@@ -32,7 +32,9 @@ public static class CloseCommand
         if (window.IsFrozen(period, now))
             throw new CliException($"{period} is frozen: it is older than the late window ({window.Periods} periods; the oldest open period is {window.OldestOpen(now)}), so it is never invoiced for the first time");
         var issued = await CloseAsync(services, period, Access.Actor.CurrentUser, ct);
-        Console.WriteLine($"closed {period} as {Access.Actor.CurrentUser}: {issued.Count:N0} invoices issued");
+        // The summary line keeps its shape for scripts; who closed goes to stderr and onto the close record.
+        Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
+        Console.Error.WriteLine($"billing: {period} closed by {Access.Actor.CurrentUser}");
         return 0;
     }
 
