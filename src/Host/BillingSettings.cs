@@ -16,7 +16,10 @@ namespace Billing.Host;
 /// side, spread over the running nodes; default 4, the same on every node), BILLING_NODE_STALE_SECONDS
 /// (how long a silent node keeps its partitions before a live node takes them; default 20),
 /// BILLING_POST_RATE and BILLING_POST_BURST (requests a second each key may post, and the burst it may
-/// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB).
+/// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB),
+/// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
+/// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
+/// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md.
 /// Credentials arrive only here, from the environment, and <see cref="ToString"/> never prints them.
 /// </summary>
 public sealed record BillingSettings(
@@ -35,7 +38,11 @@ public sealed record BillingSettings(
     int NodeStaleSeconds = 20,
     double PostsPerSecond = 50,
     int PostBurst = 100,
-    long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes)
+    long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes,
+    string? JwtAuthority = null,
+    string JwtAudience = "billing",
+    string JwtRoleClaim = "billing_role",
+    string JwtAccountClaim = "billing_account")
 {
     /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
     public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
@@ -46,7 +53,8 @@ public sealed record BillingSettings(
         builder.Append($"Database = {Redacted.ConnectionString(ConnectionString)}, Urls = {Urls}, RabbitMq = {(RabbitMqUri is null ? "none" : Redacted.Uri(RabbitMqUri))}, ");
         builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
-        builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}");
+        builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
+        builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}");
         return true;
     }
 
@@ -86,7 +94,11 @@ public sealed record BillingSettings(
             NodeStaleSeconds: int.Parse(Env("BILLING_NODE_STALE_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
             PostsPerSecond: double.Parse(Env("BILLING_POST_RATE") ?? "50", System.Globalization.CultureInfo.InvariantCulture),
             PostBurst: int.Parse(Env("BILLING_POST_BURST") ?? "100", System.Globalization.CultureInfo.InvariantCulture),
-            MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture));
+            MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture),
+            JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
+            JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
+            JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",
+            JwtAccountClaim: Env("BILLING_JWT_ACCOUNT_CLAIM") ?? "billing_account");
     }
 }
 
