@@ -64,6 +64,8 @@ public static class JwtAuthentication
                     var (status, error) = await RefusalAsync(context.AuthenticateFailure, context.Options, settings, context.HttpContext.RequestAborted);
                     context.Response.StatusCode = status;
                     if (status == StatusCodes.Status401Unauthorized) context.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer realm=\"billing\", error=\"invalid_token\"";
+                    // An issuer that does not answer is retried like a lost database (StoreUnavailable): the same request may succeed shortly.
+                    else context.Response.Headers.RetryAfter = "5";
                     await context.Response.WriteAsJsonAsync(new { error }, context.HttpContext.RequestAborted);
                 },
                 OnForbidden = async context =>

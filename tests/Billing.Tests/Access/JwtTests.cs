@@ -282,7 +282,9 @@ public class JwtTests(JwtFixture fixture) : IClassFixture<JwtFixture>
         await gone.DisposeAsync();
         await using var host = await BillingTestHost.StartAsync(configure: s => s with { JwtAuthority = authority });
         using var client = host.ClientWith(token);
-        var (status, body) = await GetAsync(client, "/api/dead-letters");
+        using var response = await client.GetAsync("/api/dead-letters");
+        var (status, body) = (response.StatusCode, await response.Content.ReadAsStringAsync());
+        Assert.Equal("5", response.Headers.RetryAfter?.ToString());
         Assert.Equal((HttpStatusCode.ServiceUnavailable, $"the token's issuer {authority} does not answer, so its keys are unknown; retry later"), (status, Error(body)));
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(host.Http, "/api/dead-letters")).Status);
     }
