@@ -20,7 +20,10 @@ namespace Billing.Host;
 /// BILLING_READY_MAX_LAG_SECONDS (projection lag past which /health/ready is unhealthy; default 300),
 /// BILLING_READY_MAX_WAITING_SECONDS (age of the oldest waiting record past which /health/ready is
 /// unhealthy; default the retry window plus 5 minutes), OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
-/// are exported over OTLP only when it is set; docs/operations.md).
+/// are exported over OTLP only when it is set; docs/operations.md),
+/// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
+/// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
+/// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md.
 /// Credentials arrive only here, from the environment, and <see cref="ToString"/> never prints them.
 /// </summary>
 public sealed record BillingSettings(
@@ -42,7 +45,11 @@ public sealed record BillingSettings(
     long MaxBodyBytes = BillingSettings.DefaultMaxBodyBytes,
     double ReadyMaxLagSeconds = 300,
     double? ReadyMaxWaitingSecondsOverride = null,
-    string? OtlpEndpoint = null)
+    string? OtlpEndpoint = null,
+    string? JwtAuthority = null,
+    string JwtAudience = "billing",
+    string JwtRoleClaim = "billing_role",
+    string JwtAccountClaim = "billing_account")
 {
     /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
     public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
@@ -54,7 +61,8 @@ public sealed record BillingSettings(
         builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
-        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}");
+        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, ");
+        builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}");
         return true;
     }
 
@@ -103,7 +111,11 @@ public sealed record BillingSettings(
             MaxBodyBytes: long.Parse(Env("BILLING_MAX_BODY_BYTES") ?? $"{DefaultMaxBodyBytes}", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxLagSeconds: double.Parse(Env("BILLING_READY_MAX_LAG_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
-            OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"));
+            OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
+            JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
+            JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",
+            JwtAccountClaim: Env("BILLING_JWT_ACCOUNT_CLAIM") ?? "billing_account");
     }
 }
 

@@ -27,19 +27,20 @@ public static class Policies
 
     public static void AddBillingAccess(this IServiceCollection services, BillingSettings settings)
     {
-        services.AddAuthentication(ApiKeyAuthentication.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
-        var operate = new AuthorizationPolicyBuilder(ApiKeyAuthentication.SchemeName).RequireRole("operator").Build();
+        // One set of policies for keys and JWTs: they name the selector scheme, which hands each request to the scheme its token belongs to.
+        services.AddBillingAuthentication(settings);
+        var operate = new AuthorizationPolicyBuilder(JwtAuthentication.SelectorScheme).RequireRole("operator").Build();
         services.AddAuthorizationBuilder()
-            .AddPolicy(PostUsage, p => p.AddAuthenticationSchemes(ApiKeyAuthentication.SchemeName).RequireRole("producer", "operator"))
-            .AddPolicy(ReadAccounts, p => p.AddAuthenticationSchemes(ApiKeyAuthentication.SchemeName).RequireRole("account", "operator"))
+            .AddPolicy(PostUsage, p => p.AddAuthenticationSchemes(JwtAuthentication.SelectorScheme).RequireRole("producer", "operator"))
+            .AddPolicy(ReadAccounts, p => p.AddAuthenticationSchemes(JwtAuthentication.SelectorScheme).RequireRole("account", "operator"))
             .AddPolicy(Operate, operate)
             .SetFallbackPolicy(operate);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AccountKeysSeeNotFound>();
         services.AddRateLimiter(limiter =>
         {
             limiter.AddPolicy(PostRate, context => RateLimitPartition.GetTokenBucketLimiter(
-                context.User.FindFirst(ApiKeyAuthentication.KeyIdClaim)?.Value ?? "",
+                // A key is limited by its id, a JWT by its subject (the actor): each caller has a bucket of its own.
+                context.User.FindFirst(ApiKeyAuthentication.KeyIdClaim)?.Value ?? context.User.Identity?.Name ?? "",
                 _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = settings.PostBurst,
@@ -93,7 +94,8 @@ public static class Policies
 
         public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult result)
         {
-            if (result.Forbidden && Caller.Of(context.User).Role == KeyRole.Account)
+            // The role claim itself, not Caller's reading of it: a JWT refused for its claims has no role and gets its 403 with the reason.
+            if (result.Forbidden && context.User.IsInRole("account"))
             {
                 await NotFound(context).ExecuteAsync(context);
                 return;

@@ -96,7 +96,7 @@ public static class OpenApi
         {
             Type = SecuritySchemeType.Http,
             Scheme = "bearer",
-            Description = "An API key: `Authorization: Bearer <api key>`.",
+            Description = "An API key: `Authorization: Bearer <api key>`; or, when the service sets BILLING_JWT_AUTHORITY, a JWT from that OpenID Connect issuer (docs/jwt.md).",
         };
         document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
         if (!document.Components.Schemas.ContainsKey(nameof(ApiError)))

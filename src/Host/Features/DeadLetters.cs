@@ -85,11 +85,12 @@ public static class DeadLetters
         ["replayedBy"] = d.ReplayedBy,
     }).ToArray());
 
-    /// <summary>Who sent a dead letter, as a list shows it: the key's id and name, the CLI user, or the broker.</summary>
+    /// <summary>Who sent a dead letter, as a list shows it: the key's id and name, the JWT's subject, the CLI user, or the broker.</summary>
     static string SentBy(DeadLetter d) => Actor.Parse(d.SentBy) switch
     {
         { Kind: "key" } key => $"key {key.KeyId} {key.Name}",
         { Kind: "cli" } cli => $"cli {cli.Name}",
+        { Kind: "jwt" } jwt => $"jwt {jwt.Name}",
         { } other => other.ToString(),
         null => "-",
     };

@@ -83,6 +83,8 @@ public class WhoDidWhatTests
     [Theory]
     [InlineData("key:0123456789ab:east-collector", "key", "0123456789ab", "east-collector")]
     [InlineData("cli:root", "cli", null, "root")]
+    [InlineData("jwt:ops-alice", "jwt", null, "ops-alice")]
+    [InlineData("jwt:auth0|64f0:east", "jwt", null, "auth0|64f0:east")]
     [InlineData("cli:domain:user", "cli", null, "domain:user")]
     [InlineData("schedule", "schedule", null, null)]
     [InlineData("broker", "broker", null, null)]
@@ -98,6 +100,7 @@ public class WhoDidWhatTests
     [InlineData("")]
     [InlineData("key:")]
     [InlineData("key:id-without-name")]
+    [InlineData("jwt:")]
     [InlineData("someone")]
     public void Text_of_another_shape_is_no_actor(string? text) => Assert.Null(Actor.Parse(text));
 }
