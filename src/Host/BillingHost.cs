@@ -57,15 +57,7 @@ public static class BillingHost
         builder.Services.AddSingleton<TimelineCaches>();
         builder.Services.AddSingleton(Seller);
 
-        builder.Services.AddMarten(opts =>
-            {
-                opts.Connection(settings.ConnectionString);
-                MeteringStore.Configure(opts);
-                InvoiceStore.Configure(opts);
-                opts.Schema.For<Access.ApiKey>();
-                // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
-                opts.Events.MetadataConfig.UserNameEnabled = true;
-            })
+        builder.Services.AddMarten(opts => ConfigureStore(opts, settings))
             .IntegrateWithWolverine(w => w.TransportSchemaName = QueueSchema)
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
             .ApplyAllDatabaseChangesOnStartup();
@@ -93,6 +85,17 @@ public static class BillingHost
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });
+    }
+
+    /// <summary>The event store and documents, alike for the service and for the verbs that need only the store (`keys`).</summary>
+    public static void ConfigureStore(StoreOptions opts, BillingSettings settings)
+    {
+        opts.Connection(settings.ConnectionString);
+        MeteringStore.Configure(opts);
+        InvoiceStore.Configure(opts);
+        opts.Schema.For<Access.ApiKey>();
+        // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
+        opts.Events.MetadataConfig.UserNameEnabled = true;
     }
 
     /// <summary>

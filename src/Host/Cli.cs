@@ -3,6 +3,7 @@ using Billing.Host.Api;
 using Billing.Host.Features;
 using Billing.Host.Operations;
 using JasperFx;
+using Marten;
 using Microsoft.Extensions.Logging;
 using Spectre.Console.Cli;
 
@@ -81,12 +82,12 @@ public static class Cli
         {
             keys.SetDescription("API keys: keys create | keys list | keys revoke ID");
             keys.SetDefaultCommand<MissingVerb>();
-            cli.Verb<Keys.CreateSettings>(keys, "keys create", (s, _) => WithHostAsync(clock, (services, ct) => Keys.CreateCommandAsync(services, s, ct), daemon: false))
+            cli.Verb<Keys.CreateSettings>(keys, "keys create", (s, _) => WithStoreAsync(clock, (services, ct) => Keys.CreateCommandAsync(services, s, ct)))
                 .WithDescription("a new API key; its token is printed once, on stdout alone")
                 .WithExample("keys", "create", "--role", "account", "--account", "111122223333", "--name", "acme-portal");
-            cli.Verb<Keys.ListSettings>(keys, "keys list", (s, _) => WithHostAsync(clock, (services, ct) => Keys.ListCommandAsync(services, s, ct), daemon: false))
+            cli.Verb<Keys.ListSettings>(keys, "keys list", (s, _) => WithStoreAsync(clock, (services, ct) => Keys.ListCommandAsync(services, s, ct)))
                 .WithDescription("every key: id, role, name, account, who created and who revoked it");
-            cli.Verb<Keys.RevokeSettings>(keys, "keys revoke", (s, _) => WithHostAsync(clock, (services, ct) => Keys.RevokeCommandAsync(services, s, ct), daemon: false))
+            cli.Verb<Keys.RevokeSettings>(keys, "keys revoke", (s, _) => WithStoreAsync(clock, (services, ct) => Keys.RevokeCommandAsync(services, s, ct)))
                 .WithDescription("revoke a key: refused from its next request on")
                 .WithExample("keys", "revoke", "3f9a0c12b7e4");
         });
@@ -171,6 +172,31 @@ public static class Cli
         try
         {
             return await verb(host.Services, cancel.Token);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Runs a verb on the event store alone: no Wolverine node, so managing keys never joins the
+    /// running nodes' cluster (a node that joins and leaves moves their leadership and partitions).
+    /// </summary>
+    static async Task<int> WithStoreAsync(NodaTime.IClock clock, Func<IServiceProvider, CancellationToken, Task<int>> verb)
+    {
+        var settings = BillingSettings.FromEnvironment();
+        await Database.EnsureExistsAsync(settings.ConnectionString);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(clock);
+        builder.Services.AddMarten(opts => BillingHost.ConfigureStore(opts, settings)).ApplyAllDatabaseChangesOnStartup();
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            return await verb(host.Services, CancellationToken.None);
         }
         finally
         {
