@@ -40,7 +40,7 @@ public static class UsageChart
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="{Left - 6}" y="{Top + 4}" font-size="11" text-anchor="end">{Html.E(Axis(max, metric))}</text>""");
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="{Left - 6}" y="{Top + plotHeight}" font-size="11" text-anchor="end">0</text>""");
         if (max == 0)
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{(Left + Width) / 2}" y="{Top + plotHeight / 2}" font-size="13" text-anchor="middle" fill="#64748b" data-empty>no usage in this period</text>""");
+            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{(Left + Width) / 2}" y="{Top + plotHeight / 2}" font-size="13" text-anchor="middle" fill="#64748b" data-empty="true">no usage in this period</text>""");
 
         for (var i = 0; i < days.Count; i++)
         {
