@@ -8,6 +8,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 if [ -z "${BILLING_TEST_DB:-}" ]; then scripts/db.sh start || exit 1; fi
+# Headless Chromium for the console's browser tests (Playwright drives it; it downloads no browser):
+# Debian's package, installed with apt-get when missing, as db.sh installs PostgreSQL. Without it the
+# console tests fail and say why; they never skip.
+chromium="${BILLING_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: no Chromium at $chromium; installing Debian's chromium package" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 || echo "test: could not install chromium; the console tests will fail" >&2
+  else
+    echo "test: no Chromium at $chromium (run as root, or apt-get install chromium); the console tests will fail" >&2
+  fi
+fi
 # RabbitMQ for the broker tests: started (installed if need be) while the build runs; the tests
 # wait for it (scripts/broker.sh serialises starts) and fail with its reason if it cannot start.
 broker_log="$(mktemp)"

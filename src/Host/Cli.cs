@@ -2,6 +2,7 @@ using Billing.Host.Access;
 using Billing.Host.Api;
 using Billing.Host.Features;
 using Billing.Host.Operations;
+using Billing.Host.WebConsole;
 using JasperFx;
 using Marten;
 using Microsoft.Extensions.Logging;
@@ -142,6 +143,7 @@ public static class Cli
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("BILLING_LOG_LEVEL"), out var level) ? level : LogLevel.Warning);
         BillingHost.Configure(builder, settings, clock);
         builder.Services.AddBillingAccess(settings);
+        builder.Services.AddBillingConsole();
         builder.Services.AddBillingOpenApi();
         builder.AddBillingTelemetry(settings);
         var app = builder.Build();
@@ -151,6 +153,8 @@ public static class Cli
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
         DeadLetters.Map(app);
+        ConsoleAuth.Map(app);
+        ConsolePages.Map(app);
         app.MapBillingOpenApi();
         app.MapBillingHealth();
         app.MapBillingMetrics().RequireAuthorization(Policies.Operate);

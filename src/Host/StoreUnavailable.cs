@@ -16,14 +16,14 @@ public static class StoreUnavailable
     public static readonly string Message =
         $"the usage store (PostgreSQL) is unavailable; retry the same request in {RetryAfter.TotalSeconds:0} seconds (records already stored are answered as duplicates)";
 
-    /// <summary>Maps connection failures under /api to 503 (registered once, before the routes).</summary>
+    /// <summary>Maps connection failures under /api (and the console's /console) to 503 (registered once, before the routes).</summary>
     public static void Use(WebApplication app) => app.Use(async (context, next) =>
     {
         try
         {
             await next(context);
         }
-        catch (Exception e) when (context.Request.Path.StartsWithSegments("/api") && !context.Response.HasStarted
+        catch (Exception e) when ((context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/console")) && !context.Response.HasStarted
                                   && !context.RequestAborted.IsCancellationRequested && Is(e))
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StoreUnavailable))

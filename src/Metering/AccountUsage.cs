@@ -28,3 +28,9 @@ public sealed record CrossAzUsage(string Region, decimal Bytes)
 {
     public decimal Gb => Gigabytes.FromBytes(Bytes);
 }
+
+/// <summary>One account's endpoint-hours and bytes processed (as payer) on one UTC day in one AZ.</summary>
+public sealed record DailyAzUsage(NodaTime.LocalDate Day, string AzId, int EndpointHours, decimal Bytes)
+{
+    public decimal Gb => Gigabytes.FromBytes(Bytes);
+}

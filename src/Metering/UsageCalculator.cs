@@ -1,4 +1,5 @@
 using Billing.Events;
+using NodaTime;
 
 namespace Billing.Metering;
 
@@ -42,11 +43,13 @@ public static class UsageCalculator
     /// Adding the same endpoints in any grouping or order gives the same usage. Each endpoint counts
     /// with the facts that count in the period's charges (<see cref="LateWindow"/>).
     /// </summary>
-    public sealed class Totals(BillingPeriod period, LateWindow window)
+    /// <param name="byDay">whether to also keep each account's endpoint-hours and bytes processed per UTC day and AZ (the console's chart); off for closes and the API, which never read it</param>
+    public sealed class Totals(BillingPeriod period, LateWindow window, bool byDay = false)
     {
         readonly Dictionary<(string Account, string Region, EndpointType Type, string Az), int> _hours = new();
         readonly Dictionary<(string Account, string Region, string Pool), decimal> _processed = new();
         readonly Dictionary<(string Account, string Region), decimal> _crossAz = new();
+        readonly Dictionary<(string Account, LocalDate Day, string Az), (int Hours, decimal Bytes)>? _daily = byDay ? new() : null;
 
         public BillingPeriod Period => period;
 
@@ -64,6 +67,9 @@ public static class UsageCalculator
                 else
                     foreach (var firstInstant in billed.Values)
                         AddHours(e.PayerAt(firstInstant), e, az, 1);
+                if (_daily is not null)
+                    foreach (var (hour, firstInstant) in billed)
+                        AddDaily(onePayer ?? e.PayerAt(firstInstant), hour, az, 1, 0);
             }
 
             var split = onePayer is null ? SplitHours(e, period) : null;
@@ -75,6 +81,8 @@ public static class UsageCalculator
                 {
                     if (onePayer is not null) ownerBytes += b.Bytes;
                     else if (!split!.Contains(b.Hour)) AddProcessed(e.PayerAt(period.HourStart(b.Hour)), e, b.Bytes);
+                    if (_daily is not null && (onePayer is not null || !split!.Contains(b.Hour)))
+                        AddDaily(onePayer ?? e.PayerAt(period.HourStart(b.Hour)), period.HourStart(b.Hour), b.AzId, 0, b.Bytes);
                     // Cross-AZ transfer is charged to the owner, so payer splits do not matter here.
                     if (b.SourceAzId is { } source && source != b.AzId)
                     {
@@ -93,7 +101,10 @@ public static class UsageCalculator
             if (split is { Count: > 0 } && raw is not null)
                 foreach (var r in raw)
                     if (period.Contains(r.At) && split.Contains(period.HourIndex(r.At)))
+                    {
                         AddProcessed(e.PayerAt(r.At), e, r.Bytes);
+                        if (_daily is not null) AddDaily(e.PayerAt(r.At), r.At, r.AzId, 0, r.Bytes);
+                    }
         }
 
         /// <summary>Each account's usage, its rows in (region, type or pool, AZ) order.</summary>
@@ -114,6 +125,24 @@ public static class UsageCalculator
                 kv.Value.Hours.OrderBy(h => h.Region, StringComparer.Ordinal).ThenBy(h => h.EndpointType).ThenBy(h => h.AzId, StringComparer.Ordinal).ToList(),
                 kv.Value.Processed.OrderBy(d => d.Region, StringComparer.Ordinal).ThenBy(d => d.Pool, StringComparer.Ordinal).ToList(),
                 kv.Value.CrossAz.OrderBy(c => c.Region, StringComparer.Ordinal).ToList()));
+        }
+
+        /// <summary>
+        /// One account's endpoint-hours and bytes processed per UTC day and AZ, by day then AZ: the
+        /// same facts as its <see cref="ToAccounts"/> rows, so each column sums to the period's figures.
+        /// Empty unless the totals were made with byDay.
+        /// </summary>
+        public IReadOnlyList<DailyAzUsage> DailyOf(string account) =>
+            _daily is null ? [] : _daily.Where(kv => kv.Key.Account == account)
+                .Select(kv => new DailyAzUsage(kv.Key.Day, kv.Key.Az, kv.Value.Hours, kv.Value.Bytes))
+                .OrderBy(d => d.Day).ThenBy(d => d.AzId, StringComparer.Ordinal).ToList();
+
+        void AddDaily(string payer, Instant at, string az, int hours, decimal bytes)
+        {
+            var daily = _daily!;
+            var key = (payer, at.InUtc().Date, az);
+            var (h, b) = daily.GetValueOrDefault(key);
+            daily[key] = (h + hours, b + bytes);
         }
 
         void AddHours(string payer, EndpointTimeline e, string az, int hours)

@@ -18,6 +18,18 @@ public static class UsageQueries
         return usage.GetValueOrDefault(accountId) ?? AccountUsage.Empty(accountId, period);
     }
 
+    /// <summary>
+    /// One account's usage as <see cref="ForAccountAsync"/> has it, and the same facts per UTC day and
+    /// AZ (endpoint-hours, bytes processed as payer), computed in one pass so the two always agree.
+    /// </summary>
+    public static async Task<(AccountUsage Usage, IReadOnlyList<DailyAzUsage> Daily)> ForAccountByDayAsync(IQuerySession session, string accountId, BillingPeriod period, LateWindow window, CancellationToken ct = default)
+    {
+        var endpoints = await session.Query<EndpointTimeline>().Where(x => x.Accounts.Contains(accountId)).ToListAsync(ct);
+        var totals = new UsageCalculator.Totals(period, window, byDay: true);
+        await AddAsync(session, totals, endpoints, period, window, ct);
+        return (totals.ToAccounts().GetValueOrDefault(accountId) ?? AccountUsage.Empty(accountId, period), totals.DailyOf(accountId));
+    }
+
     /// <summary>Every account's usage in the period.</summary>
     public static async Task<Dictionary<string, AccountUsage>> ForPeriodAsync(IQuerySession session, BillingPeriod period, LateWindow window, CancellationToken ct = default)
     {
@@ -30,9 +42,15 @@ public static class UsageQueries
 
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
     {
+        var usage = new UsageCalculator.Totals(period, window);
+        await AddAsync(session, usage, all, period, window, ct);
+        return usage.ToAccounts();
+    }
+
+    static async Task AddAsync(IQuerySession session, UsageCalculator.Totals usage, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
+    {
         var endpoints = all.Select(e => e.AsChargedIn(period, window)).OfType<EndpointTimeline>()
             .Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
-        var usage = new UsageCalculator.Totals(period, window);
         foreach (var batch in endpoints.Chunk(EndpointsPerBatch))
         {
             var traffic = await TrafficHoursTable.InPeriodAsync(session, batch.Select(e => e.Id).ToList(), period, ct);
@@ -51,6 +69,5 @@ public static class UsageQueries
 
             foreach (var e in batch) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
         }
-        return usage.ToAccounts();
     }
 }

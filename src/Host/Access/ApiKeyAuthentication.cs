@@ -11,7 +11,9 @@ namespace Billing.Host.Access;
 /// Authenticates <c>Authorization: Bearer bk_…</c> against the stored keys, on every request: a key
 /// revoked a moment ago is refused from the next request on, on every node, because nothing caches it.
 /// A refusal is 401 with the reason in <c>{"error"}</c>; until a first key exists the reason says how
-/// to create one.
+/// to create one. Under /console only, a request without an Authorization header may carry the same
+/// token in the console's cookie (<see cref="WebConsole.ConsoleAuth"/>), and a refusal there redirects to
+/// the sign-in page instead.
 /// </summary>
 public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IDocumentStore store)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
@@ -26,20 +28,34 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var headers = Request.Headers.Authorization;
-        if (headers.Count == 0) return AuthenticateResult.NoResult();
+        if (headers.Count == 0)
+            return WebConsole.ConsoleAuth.IsConsole(Request) && Request.Cookies[WebConsole.ConsoleAuth.CookieName] is { Length: > 0 } cookie
+                ? await AuthenticateAsync(cookie, "the console's cookie does not hold a billing API key")
+                : AuthenticateResult.NoResult();
         if (headers.Count > 1) return AuthenticateResult.Fail("send one Authorization header, not several");
         var header = headers[0] ?? "";
         const string bearer = "Bearer ";
         if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) || header.Length == bearer.Length)
             return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
-        var token = header[bearer.Length..].Trim();
-        if (ApiKeyToken.IdOf(token) is not { } id) return AuthenticateResult.Fail("the bearer token is not a billing API key (bk_…)");
+        return await AuthenticateAsync(header[bearer.Length..].Trim(), "the bearer token is not a billing API key (bk_…)");
+    }
 
+    async Task<AuthenticateResult> AuthenticateAsync(string token, string notAKey) =>
+        await VerifyAsync(store, token, notAKey, Context.RequestAborted) switch
+        {
+            ({ } key, null) => AuthenticateResult.Success(new AuthenticationTicket(Principal(key), SchemeName)),
+            (_, var error) => AuthenticateResult.Fail(error!),
+        };
+
+    /// <summary>The stored key a token proves, or why it proves none: the one check for a header, the console's cookie and its sign-in form.</summary>
+    public static async Task<(ApiKey? Key, string? Error)> VerifyAsync(IDocumentStore store, string token, string notAKey, CancellationToken ct)
+    {
+        if (ApiKeyToken.IdOf(token) is not { } id) return (null, notAKey);
         await using var session = store.QuerySession();
-        var key = await session.LoadAsync<ApiKey>(id, Context.RequestAborted);
-        if (key is null || !key.Matches(token)) return AuthenticateResult.Fail("unknown API key");
-        if (key.RevokedAt is not null) return AuthenticateResult.Fail($"the API key {key.Id} was revoked");
-        return AuthenticateResult.Success(new AuthenticationTicket(Principal(key), SchemeName));
+        var key = await session.LoadAsync<ApiKey>(id, ct);
+        if (key is null || !key.Matches(token)) return (null, "unknown API key");
+        if (key.RevokedAt is not null) return (null, $"the API key {key.Id} was revoked");
+        return (key, null);
     }
 
     public static ClaimsPrincipal Principal(ApiKey key)
@@ -56,6 +72,12 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        // A person in a browser, not a client: the console's pages send them to its sign-in form.
+        if (WebConsole.ConsoleAuth.IsConsole(Request))
+        {
+            Response.Redirect(WebConsole.ConsoleAuth.SignInPath);
+            return;
+        }
         var result = await HandleAuthenticateOnceSafeAsync();
         await using var session = store.QuerySession();
         var error = !await session.Query<ApiKey>().AnyAsync(Context.RequestAborted) ? NoKeyYet
