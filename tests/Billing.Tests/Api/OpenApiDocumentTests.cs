@@ -56,6 +56,7 @@ public class OpenApiDocumentTests
             "GET /api/invoices",
             "GET /api/invoices/{number}",
             "GET /api/invoices/{number}/pdf",
+            "GET /api/invoices/{number}/verify",
             "GET /api/usage/{accountId}/{period}",
             "POST /api/dead-letters/replay",
             "POST /api/usage/events",
