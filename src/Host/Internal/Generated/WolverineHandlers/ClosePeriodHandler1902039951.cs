@@ -2,6 +2,7 @@
 #pragma warning disable
 using Billing.Invoicing;
 using Billing.Metering;
+using Billing.Metering.Ingestion;
 using NodaTime;
 using Wolverine.Marten.Publishing;
 
@@ -12,17 +13,17 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class ClosePeriodHandler1902039951 : Wolverine.Runtime.Handlers.MessageHandler
     {
         private readonly Billing.Invoicing.PriceBook _priceBook;
+        private readonly Billing.Metering.Ingestion.UsagePartitions _usagePartitions;
         private readonly Billing.Metering.LateWindow _lateWindow;
         private readonly NodaTime.IClock _clock;
-        private readonly Billing.Metering.Ingestion.UsagePartitions _usagePartitions;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public ClosePeriodHandler1902039951(Billing.Metering.Ingestion.UsagePartitions usagePartitions, Billing.Invoicing.PriceBook priceBook, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public ClosePeriodHandler1902039951(Billing.Invoicing.PriceBook priceBook, Billing.Metering.Ingestion.UsagePartitions usagePartitions, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
         {
             _priceBook = priceBook;
+            _usagePartitions = usagePartitions;
             _lateWindow = lateWindow;
             _clock = clock;
-            _usagePartitions = usagePartitions;
             _outboxedSessionFactory = outboxedSessionFactory;
         }
 
