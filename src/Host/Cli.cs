@@ -64,11 +64,14 @@ public static class Cli
             .WithDescription("the period's invoices (spec section 10 JSON each with --json)");
         config.AddBranch("invoice", invoice =>
         {
-            invoice.SetDescription("an issued invoice: invoice pdf NUMBER --out FILE");
+            invoice.SetDescription("an issued invoice: invoice pdf NUMBER --out FILE | invoice verify NUMBER [--json]");
             invoice.SetDefaultCommand<MissingVerb>();
             cli.Verb<QueryInvoices.PdfSettings>(invoice, "invoice pdf", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.PdfCommandAsync(services, s, ct)))
                 .WithDescription("an issued invoice's PDF, exactly as issued")
                 .WithExample("invoice", "pdf", "INV-2026-000042", "--out", "INV-2026-000042.pdf");
+            cli.Verb<VerifyInvoice.Settings>(invoice, "invoice verify", (s, _) => WithHostAsync(clock, (services, ct) => VerifyInvoice.CommandAsync(services, s, ct)))
+                .WithDescription("prove an issued invoice: recompute its usage from the events up to its event sequence (exit 0 when it matches, 1 when not)")
+                .WithExample("invoice", "verify", "INV-2026-000042", "--json");
         });
         config.AddBranch("dead-letters", deadLetters =>
         {
@@ -152,6 +155,7 @@ public static class Cli
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
+        VerifyInvoice.Map(app);
         DeadLetters.Map(app);
         ConsoleAuth.Map(app);
         ConsolePages.Map(app);

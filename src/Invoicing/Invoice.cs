@@ -7,6 +7,7 @@ namespace Billing.Invoicing;
 /// <summary>
 /// An issued invoice (spec sections 7 and 10): immutable once issued. Bill-to is the payer
 /// account's name and billing address; <see cref="IssuedAt"/> is passed in, never read from a clock.
+/// <see cref="Provenance"/> says what it was priced from; invoices issued before issue 14 have none.
 /// </summary>
 public sealed record Invoice(
     string Number,
@@ -21,7 +22,8 @@ public sealed record Invoice(
     string TaxCountry,
     decimal TaxRate,
     decimal Tax,
-    decimal Total)
+    decimal Total,
+    Provenance.InvoiceProvenance? Provenance = null)
 {
     /// <summary>Whether tax is charged at all; when not, the invoice shows "Tax: not applicable".</summary>
     public bool TaxApplies => TaxRules.Applies(TaxCountry);

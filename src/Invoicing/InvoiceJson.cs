@@ -13,7 +13,8 @@ namespace Billing.Invoicing;
 /// The invoice JSON v1 (spec section 10). Every decimal is a JSON string, so no consumer parses
 /// money as a float: quantities "744" (hours) or "12.500000000" (GB, 9 places), rates "0.01",
 /// amounts "7.44" (2 places), tax rate "0.10". Besides the spec's keys it carries the bill-to
-/// "name" and "billTo" address.
+/// "name" and "billTo" address, and since issue 14 a last key "provenance"
+/// (<c>{"eventSequence":123,"usageSha256":"…","priceBook":"sha256:…","rules":"…"}</c>, docs/provenance.md).
 /// </summary>
 public static class InvoiceJson
 {
@@ -45,6 +46,16 @@ public static class InvoiceJson
             w.WriteString("taxRate", Money.FormatRate(invoice.TaxRate));
             w.WriteString("tax", Money.Format(invoice.Tax));
             w.WriteString("total", Money.Format(invoice.Total));
+            // Last, so every key before it stays byte for byte what invoices issued before it had.
+            if (invoice.Provenance is { } p)
+            {
+                w.WriteStartObject("provenance");
+                w.WriteNumber("eventSequence", p.EventSequence);
+                w.WriteString("usageSha256", p.UsageSha256);
+                w.WriteString("priceBook", p.PriceBook);
+                w.WriteString("rules", p.Rules);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -56,7 +67,7 @@ public static class InvoiceJson
             ? line.Quantity.ToString("0.#########", CultureInfo.InvariantCulture)
             : Gigabytes.Format(line.Quantity);
 
-    static void WriteLine(Utf8JsonWriter w, InvoiceLine line)
+    internal static void WriteLine(Utf8JsonWriter w, InvoiceLine line)
     {
         w.WriteStartObject();
         w.WriteString("kind", line.WireKind);
@@ -116,7 +127,10 @@ public static class InvoiceJson
                 Str(r, "taxCountry"),
                 Dec(r, "taxRate"),
                 Dec(r, "tax"),
-                Dec(r, "total"));
+                Dec(r, "total"),
+                r.TryGetProperty("provenance", out var p)
+                    ? new Provenance.InvoiceProvenance(p.GetProperty("eventSequence").GetInt64(), Str(p, "usageSha256"), Str(p, "priceBook"), Str(p, "rules"))
+                    : null);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or UnparsableValueException)
         {

@@ -22,6 +22,11 @@ public sealed class PriceBook
     /// <summary>The book shipped in the assembly: spec section 6 (us-east-1, eu-west-1, ap-northeast-1 from 2019-01).</summary>
     public static PriceBook Default => DefaultBook.Value;
 
+    string? _fingerprint;
+
+    /// <summary>"sha256:…" of the book's content (<see cref="Provenance.Fingerprints.PriceBookOf"/>), computed once: the book is immutable.</summary>
+    public string Fingerprint => _fingerprint ??= Provenance.Fingerprints.PriceBookOf(this);
+
     /// <summary>The regions that have prices, in ordinal order.</summary>
     public IReadOnlySet<string> Regions { get; }
 

@@ -43,4 +43,10 @@ public sealed record LateWindow(int Periods)
     {
         for (var (q, i) = (closing.Previous, 0); i < Periods; q = q.Previous, i++) yield return q;
     }
+
+    /// <summary>The periods whose close adjusts <paramref name="closed"/> (the inverse of <see cref="AdjustedBy"/>), oldest first.</summary>
+    public IEnumerable<BillingPeriod> AdjustedByCloseOf(BillingPeriod closed)
+    {
+        for (var (p, i) = (closed.Next, 0); i < Periods; p = p.Next, i++) yield return p;
+    }
 }

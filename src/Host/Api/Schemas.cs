@@ -139,6 +139,68 @@ public sealed class InvoiceDocument
     public required string Tax { get; init; }
     [RegularExpression(Decimals.Money)]
     public required string Total { get; init; }
+    [Description("What the invoice was priced from (docs/provenance.md); absent on invoices issued before provenance.")]
+    public ProvenanceDocument? Provenance { get; init; }
+}
+
+[Description("An invoice's provenance: the event-store position its usage reflects, the SHA-256 of that usage in canonical form, the price book and the rules' code.")]
+public sealed class ProvenanceDocument
+{
+    [Description("The highest event sequence (seq_id) of the snapshot the usage was read in: recomputing from the events up to it gives the same usage.")]
+    public required long EventSequence { get; init; }
+    [RegularExpression("^[0-9a-f]{64}$")]
+    public required string UsageSha256 { get; init; }
+    [RegularExpression("^sha256:[0-9a-f]{64}$")]
+    public required string PriceBook { get; init; }
+    public required string Rules { get; init; }
+}
+
+[Description("What verifying an invoice found: matches is true when the usage recomputed up to its eventSequence hashes to what it recorded, false when not, null without provenance.")]
+public sealed class InvoiceVerificationDocument
+{
+    [RegularExpression(@"^INV-[0-9]{4}-[0-9]{6}$")]
+    public required string Number { get; init; }
+    public required string AccountId { get; init; }
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string Period { get; init; }
+    [Description("\"matches: …\", \"differs: …\" or \"no provenance (issued before provenance)\".")]
+    public required string Status { get; init; }
+    public required bool? Matches { get; init; }
+    public required ProvenanceDocument? Provenance { get; init; }
+    public required string? ExpectedUsageSha256 { get; init; }
+    public required string? ActualUsageSha256 { get; init; }
+    public required bool? PriceBookMatches { get; init; }
+    public required bool? RulesMatch { get; init; }
+    public required PeriodNowDocument Now { get; init; }
+}
+
+[Description("The invoice's period with every event known now: how it differs from what was priced, which later invoices carried adjustments of it, and what is still to be charged and by whom.")]
+public sealed class PeriodNowDocument
+{
+    public required string UsageSha256 { get; init; }
+    public required IReadOnlyList<UsageDifferenceDocument> Differences { get; init; }
+    [Description("The later invoices with adjustment lines of this period.")]
+    public required IReadOnlyList<string> CarriedBy { get; init; }
+    [Description("null when nothing is left to charge; else \"not yet invoiced: the next close of YYYY-MM carries them\" or \"frozen: outside the late window, never charged\".")]
+    public required string? Pending { get; init; }
+    [Description("The adjustment lines no invoice has carried yet.")]
+    public required IReadOnlyList<InvoiceLineDocument> PendingLines { get; init; }
+}
+
+[Description("A usage row that differs: hours, or bytes, as priced and now.")]
+public sealed class UsageDifferenceDocument
+{
+    [WireValues("endpoint-hours", "data-processed", "cross-az")]
+    public required string Usage { get; init; }
+    public required string Region { get; init; }
+    [WireValues(typeof(EndpointType))]
+    public string? EndpointType { get; init; }
+    public string? AzId { get; init; }
+    public string? Pool { get; init; }
+    [RegularExpression(Decimals.Quantity)]
+    public required string Priced { get; init; }
+    [RegularExpression(Decimals.Quantity)]
+    public required string Now { get; init; }
 }
 
 public sealed class BillToDocument

@@ -8,7 +8,8 @@ namespace Billing.Invoicing.Closing;
 /// <summary>
 /// What closing a period reads (<c>ClosePeriodHandler.LoadAsync</c> loads it): the period's usage per
 /// account, the late facts of the periods it adjusts, the accounts invoiced for it already, the
-/// opened accounts among the rest, and its earlier close if any.
+/// opened accounts among the rest, and its earlier close if any. <see cref="EventSequence"/> is the
+/// event-store position all of it was read at (docs/provenance.md).
 /// </summary>
 public sealed record PeriodFacts(
     BillingPeriod Period,
@@ -17,7 +18,8 @@ public sealed record PeriodFacts(
     LateFacts Late,
     IReadOnlySet<string> Invoiced,
     IReadOnlyDictionary<string, AccountProfile> Profiles,
-    ClosedPeriod? Closed)
+    ClosedPeriod? Closed,
+    long? EventSequence = null)
 {
     /// <summary>A frozen period's facts are not read: it is never closed (spec 8).</summary>
     public static PeriodFacts Frozen(BillingPeriod period, Instant now) =>
@@ -66,9 +68,12 @@ public static class PeriodClose
             .Order(StringComparer.Ordinal).ToList();
         var closed = (facts.Closed ?? new ClosedPeriod { Id = period.ToString(), ClosedAt = now, ClosedBy = by }) with { LastClosedAt = now, LastClosedBy = by, AccountsDue = due };
         var groups = due.Chunk(AccountsPerGroup)
-            .Select(g => (IReadOnlyList<AccountCharges>)g.Select(a => new AccountCharges(a,
-                facts.Usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period),
-                late.Adjustments.GetValueOrDefault(a) ?? [])).ToList())
+            .Select(g => (IReadOnlyList<AccountCharges>)g.Select(a =>
+            {
+                var adjustments = late.Adjustments.GetValueOrDefault(a) ?? [];
+                return new AccountCharges(a, facts.Usage.GetValueOrDefault(a) ?? AccountUsage.Empty(a, period), adjustments,
+                    AccountCharges.EarlierUsage(facts.Late, a, adjustments));
+            }).ToList())
             .ToList();
         return new CloseDecision(closed, groups, late.OwedInvoices);
     }

@@ -48,9 +48,21 @@ public sealed record IssueResult(string AccountId, BillingPeriod Period, IssueOu
 /// <summary>
 /// What a close computed for one account's invoice of its period: the account's usage and the
 /// adjustment lines for earlier closed periods. Carried by the close's issuing messages so the
-/// issuer prices it as is instead of reading the period's traffic again.
+/// issuer prices it as is instead of reading the period's traffic again. <see cref="Earlier"/> is the
+/// usage of each earlier period the adjustments adjust, as recomputed for them: part of what the
+/// invoice priced, so its provenance hashes it too (messages sent before issue 14 have none).
 /// </summary>
-public sealed record AccountCharges(string AccountId, AccountUsage Usage, IReadOnlyList<InvoiceLine> Adjustments);
+public sealed record AccountCharges(string AccountId, AccountUsage Usage, IReadOnlyList<InvoiceLine> Adjustments, IReadOnlyList<AccountUsage>? Earlier = null)
+{
+    /// <summary>The usage of the earlier periods <paramref name="adjustments"/> adjust, from the late facts the adjustments were computed from.</summary>
+    public static IReadOnlyList<AccountUsage> EarlierUsage(Closing.LateFacts late, string accountId, IReadOnlyList<InvoiceLine> adjustments) =>
+        adjustments.Select(l => l.Adjusts).OfType<BillingPeriod>().Distinct().Order()
+            .Select(p => late.Earlier.FirstOrDefault(e => e.Period == p)?.Usage.GetValueOrDefault(accountId) ?? AccountUsage.Empty(accountId, p))
+            .ToList();
+
+    /// <summary>Every period's usage this invoice priced: its own and the earlier ones it adjusts.</summary>
+    public IEnumerable<AccountUsage> Priced => [Usage, .. Earlier ?? []];
+}
 
 /// <summary>
 /// What issuing needs to know, read in the issuing transaction: the payers' profiles, the invoices of
@@ -75,14 +87,20 @@ public sealed record IssueDecision(IReadOnlyList<IssueResult> Results, IReadOnly
 /// </summary>
 public static class InvoiceIssuer
 {
-    public static IssueDecision Decide(BillingPeriod period, IReadOnlyList<AccountCharges> accounts, IssuingState state, PriceBook priceBook)
+    /// <param name="eventSequence">
+    /// the event-store position the charges were read at (docs/provenance.md); each invoice records it
+    /// with the hash of the usage it priced. Null for charges read before issue 14: no provenance.
+    /// </param>
+    /// <param name="rules">the billing rules' fingerprint; <see cref="Provenance.Fingerprints.Rules"/> unless a test says otherwise</param>
+    public static IssueDecision Decide(BillingPeriod period, IReadOnlyList<AccountCharges> accounts, IssuingState state, PriceBook priceBook,
+        long? eventSequence = null, string? rules = null)
     {
         var outcomes = new IssueOutcome[accounts.Count];
-        var due = new List<(int Index, AccountProfile Profile, InvoiceContent Content)>();
+        var due = new List<(int Index, AccountProfile Profile, InvoiceContent Content, Provenance.InvoiceProvenance? Provenance)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < accounts.Count; i++)
         {
-            var (accountId, usage, adjustments) = accounts[i];
+            var (accountId, usage, adjustments, _) = accounts[i];
             if (usage.AccountId != accountId || usage.Period != period)
                 throw new ArgumentException($"the charges of {accountId} hold {usage.AccountId}'s usage of {usage.Period}, not of {period}", nameof(accounts));
             if (!seen.Add(accountId))
@@ -92,7 +110,9 @@ public static class InvoiceIssuer
             else
             {
                 var content = InvoiceCalculator.Calculate(usage, priceBook, BillTo(profile, period).Country, adjustments);
-                if (content.IsDue) due.Add((i, profile, content));
+                if (content.IsDue) due.Add((i, profile, content, eventSequence is { } seq
+                    ? new Provenance.InvoiceProvenance(seq, Provenance.CanonicalUsage.Sha256(accountId, accounts[i].Priced), priceBook.Fingerprint, rules ?? Provenance.Fingerprints.Rules)
+                    : null));
                 else outcomes[i] = new IssueOutcome.NothingToInvoice();
             }
         }
@@ -101,8 +121,8 @@ public static class InvoiceIssuer
         var invoices = new Invoice[due.Count];
         for (var d = 0; d < due.Count; d++)
         {
-            var (index, profile, content) = due[d];
-            invoices[d] = Invoice.Issue(content, numbers[d], profile.Name, BillTo(profile, period), state.IssuedAt);
+            var (index, profile, content, provenance) = due[d];
+            invoices[d] = Invoice.Issue(content, numbers[d], profile.Name, BillTo(profile, period), state.IssuedAt) with { Provenance = provenance };
             outcomes[index] = new IssueOutcome.Issued(invoices[d].Number, invoices[d].Total);
         }
         return new IssueDecision(accounts.Select((a, i) => new IssueResult(a.AccountId, period, outcomes[i])).ToList(), invoices, after);

@@ -10,7 +10,7 @@ namespace Billing.Metering.Ingestion;
 /// </summary>
 public static class PartitionLocks
 {
-    const int LockClass = 0x6269_6C6C; // "bill"
+    public const int LockClass = 0x6269_6C6C; // "bill"
 
     /// <summary>Begins deciding <paramref name="partitions"/> (ascending) in the connection's open transaction.</summary>
     public static async Task TakeAsync(NpgsqlConnection connection, IReadOnlyList<int> partitions, CancellationToken ct)

@@ -109,6 +109,14 @@ public class ApiSchemaTests
         Assert.Equal(["2026-10 endpoint-hours -12 -0.13", "2026-10 data-processing 4.000000000 0.04", "2026-10 cross-az-out 4.000000000 0.04", "2026-10 cross-az-in 4.000000000 0.04"],
             adjusted!["lines"]!.AsArray().Where(l => (string?)l!["kind"] == "adjustment").Select(l => $"{l!["adjusts"]} {l["of"]} {l["quantity"]} {l["amount"]}"));
 
+        // Proving A's October invoice: it matches, and November's invoice carried what changed since.
+        var verified = (await answers.GetAsync($"/api/invoices/{october.Single(i => i.AccountId == OctoberScenario.A).Number}/verify", "/api/invoices/{number}/verify", HttpStatusCode.OK))!;
+        Assert.True((bool)verified["matches"]!);
+        Assert.Equal($"[\"{november.Single(i => i.AccountId == OctoberScenario.A).Number}\"]", verified["now"]!["carriedBy"]!.ToJsonString());
+        Assert.Equal("no invoice numbered 'INV-2026-000099'",
+            (string?)(await answers.GetAsync("/api/invoices/INV-2026-000099/verify", "/api/invoices/{number}/verify", HttpStatusCode.NotFound))!["error"]);
+        await answers.GetAsync("/api/invoices/INV-26-1/verify", "/api/invoices/{number}/verify", HttpStatusCode.BadRequest);
+
         // The error answers.
         Assert.Equal("'October' is not a billing period like 2026-10 (YYYY-MM); use ?period=",
             (string?)(await answers.GetAsync("/api/invoices?period=October", "/api/invoices", HttpStatusCode.BadRequest))!["error"]);

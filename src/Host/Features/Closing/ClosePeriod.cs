@@ -3,6 +3,7 @@ using Billing.Invoicing.Closing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Metering.Accounts;
+using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Wolverine;
@@ -20,7 +21,7 @@ public sealed record ClosePeriod(BillingPeriod Period, string? RequestedBy = nul
 /// </summary>
 public static class ClosePeriodHandler
 {
-    public static async Task<PeriodFacts> LoadAsync(ClosePeriod command, IDocumentSession session, LateWindow window, IClock clock, CancellationToken ct)
+    public static async Task<PeriodFacts> LoadAsync(ClosePeriod command, IDocumentSession session, LateWindow window, UsagePartitions partitions, IClock clock, CancellationToken ct)
     {
         Operations.BillingMetrics.StartClose(session);
         var period = command.Period;
@@ -28,8 +29,10 @@ public static class ClosePeriodHandler
         await session.DocumentStore.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         var now = clock.GetCurrentInstant();
 
-        // Read without the handler session's identity map, so the period's documents are let go batch by batch.
-        await using var reader = session.DocumentStore.QuerySession();
+        // Read without the handler session's identity map, so the period's documents are let go batch by batch,
+        // and in one snapshot at a known event sequence, which every invoice records (docs/provenance.md).
+        await using var snapshot = await UsageSnapshot.OpenAsync(session.DocumentStore, partitions.Count, ct);
+        var reader = snapshot.Session;
         var late = await LateFactsQuery.LoadAsync(reader, period, null, window, ct);
         var usage = await UsageQueries.ForPeriodAsync(reader, period, window, ct);
         var invoiced = (await reader.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).Select(x => x.AccountId).ToListAsync(ct))
@@ -38,14 +41,14 @@ public static class ClosePeriodHandler
         foreach (var profile in await reader.LoadManyAsync<AccountProfile>(ct, usage.Keys.Where(a => !profiles.ContainsKey(a))))
             profiles[profile.Id] = profile;
         var closed = await reader.LoadAsync<ClosedPeriod>(period.ToString(), ct);
-        return new PeriodFacts(period, now, usage, late, invoiced, profiles, closed);
+        return new PeriodFacts(period, now, usage, late, invoiced, profiles, closed, snapshot.EventSequence);
     }
 
     public static (IMartenOp, OutgoingMessages) Handle(ClosePeriod command, PeriodFacts facts, LateWindow window, PriceBook priceBook)
     {
         var decision = PeriodClose.Decide(facts, window, priceBook, command.RequestedBy);
         var outgoing = new OutgoingMessages();
-        foreach (var group in decision.Groups) outgoing.Add(new IssueInvoices(command.Period, group));
+        foreach (var group in decision.Groups) outgoing.Add(new IssueInvoices(command.Period, group, facts.EventSequence));
         foreach (var (account, earlier) in decision.Owed) outgoing.Add(new IssueInvoice(account, earlier));
         return (decision.Closed is { } closed ? MartenOps.Store(closed) : MartenOps.Nothing(), outgoing);
     }

@@ -3,6 +3,7 @@ using Billing.Invoicing.Closing;
 using Billing.Invoicing.Issuing;
 using Billing.Metering;
 using Billing.Metering.Accounts;
+using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Npgsql;
@@ -13,9 +14,10 @@ namespace Billing.Host.Features;
 
 /// <summary>
 /// Issue a period's invoices for a group of accounts (one durable message per group), priced from
-/// the usage and adjustments the close computed once for the whole period.
+/// the usage and adjustments the close computed once for the whole period, at event sequence
+/// <see cref="EventSequence"/> (null in messages sent before issue 14: those invoices get no provenance).
 /// </summary>
-public sealed record IssueInvoices(BillingPeriod Period, IReadOnlyList<AccountCharges> Accounts);
+public sealed record IssueInvoices(BillingPeriod Period, IReadOnlyList<AccountCharges> Accounts, long? EventSequence = null);
 
 /// <summary>Issue one account's invoice for one period, reading its usage afresh: an invoice owed for an earlier period (spec 9).</summary>
 public sealed record IssueInvoice(string AccountId, BillingPeriod Period);
@@ -27,7 +29,7 @@ public sealed record IssueResults(IReadOnlyList<IssueResult> Results) : ISendMys
 }
 
 /// <summary>The charges of an owed invoice, read afresh, and the issuing state.</summary>
-public sealed record OwedCharges(AccountCharges Charges, IssuingState State);
+public sealed record OwedCharges(AccountCharges Charges, IssuingState State, long EventSequence);
 
 /// <summary>
 /// Issues invoices in one transaction: <see cref="Issuing.LoadStateAsync"/> locks the year's numbers and
@@ -41,22 +43,31 @@ public static class IssueInvoicesHandler
         Issuing.LoadStateAsync(session, command.Period, command.Accounts.Select(a => a.AccountId).ToList(), clock, ct);
 
     public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IssueInvoices command, IssuingState state, PriceBook priceBook) =>
-        Issuing.Effects(command.Period, state, InvoiceIssuer.Decide(command.Period, command.Accounts, state, priceBook));
+        Issuing.Effects(command.Period, state, InvoiceIssuer.Decide(command.Period, command.Accounts, state, priceBook, command.EventSequence));
 }
 
 public static class IssueInvoiceHandler
 {
-    public static async Task<OwedCharges> LoadAsync(IssueInvoice command, IDocumentSession session, LateWindow window, PriceBook priceBook, IClock clock, CancellationToken ct)
+    public static async Task<OwedCharges> LoadAsync(IssueInvoice command, IDocumentSession session, LateWindow window, PriceBook priceBook, UsagePartitions partitions, IClock clock, CancellationToken ct)
     {
         var (account, period) = (command.AccountId, command.Period);
-        var usage = await UsageQueries.ForAccountAsync(session, account, period, window, ct);
-        var late = LateAdjustments.Decide(await LateFactsQuery.LoadAsync(session, period, account, window, ct), window, priceBook);
+        AccountUsage usage;
+        LateFacts facts;
+        long sequence;
+        // One snapshot at a known event sequence, which the invoice records (docs/provenance.md).
+        await using (var snapshot = await UsageSnapshot.OpenAsync(session.DocumentStore, partitions.Count, ct))
+        {
+            usage = await UsageQueries.ForAccountAsync(snapshot.Session, account, period, window, ct);
+            facts = await LateFactsQuery.LoadAsync(snapshot.Session, period, account, window, ct);
+            sequence = snapshot.EventSequence;
+        }
+        var adjustments = LateAdjustments.Decide(facts, window, priceBook).Adjustments.GetValueOrDefault(account) ?? [];
         var state = await Issuing.LoadStateAsync(session, period, [account], clock, ct);
-        return new OwedCharges(new AccountCharges(account, usage, late.Adjustments.GetValueOrDefault(account) ?? []), state);
+        return new OwedCharges(new AccountCharges(account, usage, adjustments, AccountCharges.EarlierUsage(facts, account, adjustments)), state, sequence);
     }
 
     public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IssueInvoice command, OwedCharges owed, PriceBook priceBook) =>
-        Issuing.Effects(command.Period, owed.State, InvoiceIssuer.Decide(command.Period, [owed.Charges], owed.State, priceBook));
+        Issuing.Effects(command.Period, owed.State, InvoiceIssuer.Decide(command.Period, [owed.Charges], owed.State, priceBook, owed.EventSequence));
 }
 
 /// <summary>The I/O both issuing handlers share: the state read under the lock, and the writes of a decision.</summary>

@@ -2,6 +2,7 @@
 #pragma warning disable
 using Billing.Invoicing;
 using Billing.Metering;
+using Billing.Metering.Ingestion;
 using NodaTime;
 using Wolverine.Marten.Publishing;
 
@@ -12,13 +13,15 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class ClosePeriodHandler1902039951 : Wolverine.Runtime.Handlers.MessageHandler
     {
         private readonly Billing.Invoicing.PriceBook _priceBook;
+        private readonly Billing.Metering.Ingestion.UsagePartitions _usagePartitions;
         private readonly Billing.Metering.LateWindow _lateWindow;
         private readonly NodaTime.IClock _clock;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public ClosePeriodHandler1902039951(Billing.Invoicing.PriceBook priceBook, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public ClosePeriodHandler1902039951(Billing.Invoicing.PriceBook priceBook, Billing.Metering.Ingestion.UsagePartitions usagePartitions, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
         {
             _priceBook = priceBook;
+            _usagePartitions = usagePartitions;
             _lateWindow = lateWindow;
             _clock = clock;
             _outboxedSessionFactory = outboxedSessionFactory;
@@ -31,7 +34,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var closePeriod = (Billing.Host.Features.ClosePeriod)context.Envelope.Message;
 
-            var periodFacts = await Billing.Host.Features.ClosePeriodHandler.LoadAsync(closePeriod, documentSession, _lateWindow, _clock, cancellation).ConfigureAwait(false);
+            var periodFacts = await Billing.Host.Features.ClosePeriodHandler.LoadAsync(closePeriod, documentSession, _lateWindow, _usagePartitions, _clock, cancellation).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.ClosePeriodHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.ClosePeriodHandler");
             

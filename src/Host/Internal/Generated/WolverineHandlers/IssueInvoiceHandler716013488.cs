@@ -2,6 +2,7 @@
 #pragma warning disable
 using Billing.Invoicing;
 using Billing.Metering;
+using Billing.Metering.Ingestion;
 using NodaTime;
 using Wolverine.Marten.Publishing;
 
@@ -12,13 +13,15 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class IssueInvoiceHandler716013488 : Wolverine.Runtime.Handlers.MessageHandler
     {
         private readonly Billing.Invoicing.PriceBook _priceBook;
+        private readonly Billing.Metering.Ingestion.UsagePartitions _usagePartitions;
         private readonly Billing.Metering.LateWindow _lateWindow;
         private readonly NodaTime.IClock _clock;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
 
-        public IssueInvoiceHandler716013488(Billing.Invoicing.PriceBook priceBook, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
+        public IssueInvoiceHandler716013488(Billing.Invoicing.PriceBook priceBook, Billing.Metering.Ingestion.UsagePartitions usagePartitions, Billing.Metering.LateWindow lateWindow, NodaTime.IClock clock, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory)
         {
             _priceBook = priceBook;
+            _usagePartitions = usagePartitions;
             _lateWindow = lateWindow;
             _clock = clock;
             _outboxedSessionFactory = outboxedSessionFactory;
@@ -31,7 +34,7 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var issueInvoice = (Billing.Host.Features.IssueInvoice)context.Envelope.Message;
 
-            var owedCharges = await Billing.Host.Features.IssueInvoiceHandler.LoadAsync(issueInvoice, documentSession, _lateWindow, _priceBook, _clock, cancellation).ConfigureAwait(false);
+            var owedCharges = await Billing.Host.Features.IssueInvoiceHandler.LoadAsync(issueInvoice, documentSession, _lateWindow, _priceBook, _usagePartitions, _clock, cancellation).ConfigureAwait(false);
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Billing.Host.Features.IssueInvoiceHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Billing.Host.Features.IssueInvoiceHandler");
             

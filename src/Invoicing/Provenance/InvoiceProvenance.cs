@@ -1,0 +1,8 @@
+namespace Billing.Invoicing.Provenance;
+
+/// <summary>
+/// What an invoice was priced from (issue 14, docs/provenance.md): the event-store position its usage
+/// reflects, the SHA-256 of that usage in its canonical form (<see cref="CanonicalUsage"/>), the price
+/// book and the billing rules' code. Enough to recompute the usage later and prove the invoice.
+/// </summary>
+public sealed record InvoiceProvenance(long EventSequence, string UsageSha256, string PriceBook, string Rules);
