@@ -64,7 +64,7 @@ public static class Cli
             .WithDescription("the period's invoices (spec section 10 JSON each with --json)");
         config.AddBranch("invoice", invoice =>
         {
-            invoice.SetDescription("an issued invoice: invoice pdf NUMBER --out FILE | invoice verify NUMBER [--json]");
+            invoice.SetDescription("an issued invoice: invoice pdf NUMBER --out FILE | invoice verify NUMBER [[--json]]");
             invoice.SetDefaultCommand<MissingVerb>();
             cli.Verb<QueryInvoices.PdfSettings>(invoice, "invoice pdf", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.PdfCommandAsync(services, s, ct)))
                 .WithDescription("an issued invoice's PDF, exactly as issued")

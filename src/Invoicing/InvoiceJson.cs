@@ -48,14 +48,7 @@ public static class InvoiceJson
             w.WriteString("total", Money.Format(invoice.Total));
             // Last, so every key before it stays byte for byte what invoices issued before it had.
             if (invoice.Provenance is { } p)
-            {
-                w.WriteStartObject("provenance");
-                w.WriteNumber("eventSequence", p.EventSequence);
-                w.WriteString("usageSha256", p.UsageSha256);
-                w.WriteString("priceBook", p.PriceBook);
-                w.WriteString("rules", p.Rules);
-                w.WriteEndObject();
-            }
+                p.Write(w);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());

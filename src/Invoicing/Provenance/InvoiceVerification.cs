@@ -124,14 +124,7 @@ public static class InvoiceVerification
             w.WriteString("status", r.Status);
             if (r.Matches is { } m) w.WriteBoolean("matches", m); else w.WriteNull("matches");
             if (r.Provenance is { } p)
-            {
-                w.WriteStartObject("provenance");
-                w.WriteNumber("eventSequence", p.EventSequence);
-                w.WriteString("usageSha256", p.UsageSha256);
-                w.WriteString("priceBook", p.PriceBook);
-                w.WriteString("rules", p.Rules);
-                w.WriteEndObject();
-            }
+                p.Write(w);
             else w.WriteNull("provenance");
             w.WriteString("expectedUsageSha256", r.Provenance?.UsageSha256);
             w.WriteString("actualUsageSha256", r.ActualUsageSha256);

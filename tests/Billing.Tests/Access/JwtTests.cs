@@ -150,7 +150,7 @@ public class JwtTests(JwtFixture fixture) : IClassFixture<JwtFixture>
         using var posted = await client.PostAsync("/api/usage/events", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
 
-        Assert.Equal(["jwt:collector|east:1"], await UserNamesAsync($"%{account}%"));
+        Assert.Equal(["jwt:collector|east:1"], await Host.EventUserNamesAsync($"%{account}%"));
         var letter = JsonNode.Parse(await Host.Http.GetStringAsync("/api/dead-letters"))!.AsArray().Single(l => (string)l!["recordId"]! == "j-2")!;
         Assert.Equal("jwt:collector|east:1", (string)letter["sentBy"]!);
         Assert.Null(letter["key"]);
@@ -300,17 +300,5 @@ public class JwtTests(JwtFixture fixture) : IClassFixture<JwtFixture>
     {
         if (accepted) Assert.Equal(new Uri(authority), JwtAuthentication.AuthorityOf(authority));
         else Assert.StartsWith($"BILLING_JWT_AUTHORITY '{authority}' ", Assert.Throws<InvalidOperationException>(() => JwtAuthentication.AuthorityOf(authority)).Message);
-    }
-
-    async Task<List<string?>> UserNamesAsync(string streamKeyLike)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(Host.Settings.ConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("select user_name from billing.mt_events where stream_id like @s order by seq_id", connection);
-        cmd.Parameters.AddWithValue("s", streamKeyLike);
-        var names = new List<string?>();
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) names.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
-        return names;
     }
 }

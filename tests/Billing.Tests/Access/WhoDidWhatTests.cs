@@ -16,18 +16,6 @@ public class WhoDidWhatTests
     const string Account = "121212121212";
     const string Endpoint = "vpce-12121212121212121";
 
-    static async Task<List<string?>> UserNamesAsync(BillingTestHost host, string streamKeyLike)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(host.Settings.ConnectionString);
-        await connection.OpenAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("select user_name from billing.mt_events where stream_id like @s order by seq_id", connection);
-        cmd.Parameters.AddWithValue("s", streamKeyLike);
-        var names = new List<string?>();
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) names.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
-        return names;
-    }
-
     [Fact]
     public async Task A_posted_batch_names_its_key_on_its_events_and_dead_letters_and_a_replay_names_its_operator()
     {
@@ -39,7 +27,7 @@ public class WhoDidWhatTests
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
 
         var sender = $"key:{producer.Id}:east-collector";
-        Assert.Equal([sender], await UserNamesAsync(host, $"%{Account}%"));
+        Assert.Equal([sender], await host.EventUserNamesAsync($"%{Account}%"));
         var letter = Assert.Single(JsonNode.Parse(await host.Http.GetStringAsync("/api/dead-letters"))!.AsArray())!;
         Assert.Equal(("w-2", sender, producer.Id, "east-collector"),
             ((string)letter["recordId"]!, (string)letter["sentBy"]!, (string)letter["key"]!["id"]!, (string)letter["key"]!["name"]!));
@@ -63,13 +51,13 @@ public class WhoDidWhatTests
         var imported = await host.ImportAsync(OctoberScenario.Lines);
         Assert.Equal(0L, imported.Rejected);
         // The import ran as the CLI user of this process.
-        Assert.All(await UserNamesAsync(host, $"%{OctoberScenario.A}%"), n => Assert.Equal($"cli:{Environment.UserName}", n));
+        Assert.All(await host.EventUserNamesAsync($"%{OctoberScenario.A}%"), n => Assert.Equal($"cli:{Environment.UserName}", n));
 
         var issued = await CloseCommand.CloseAsync(host.Services, new BillingPeriod(2026, 10), Actor.Cli("alice"), CancellationToken.None);
         await using var session = host.Store.QuerySession();
         var closed = await session.LoadAsync<ClosedPeriod>("2026-10");
         Assert.Equal(("cli:alice", "cli:alice"), (closed!.ClosedBy, closed.LastClosedBy));
-        var invoiceEvents = await UserNamesAsync(host, $"{IssuedInvoice.StreamKey(OctoberScenario.A, new BillingPeriod(2026, 10))}%");
+        var invoiceEvents = await host.EventUserNamesAsync($"{IssuedInvoice.StreamKey(OctoberScenario.A, new BillingPeriod(2026, 10))}%");
         Assert.NotEmpty(invoiceEvents);
         Assert.All(invoiceEvents, n => Assert.Equal("cli:alice", n));
         Assert.Single(issued);

@@ -57,6 +57,19 @@ public sealed class BillingTestHost : IAsyncDisposable
     public Task<(Billing.Host.Access.ApiKey Key, string Token)> CreateKeyAsync(string role, string? account = null, string? name = null) =>
         Keys.CreateAsync(Services, role, account, name ?? $"test-{role}", Billing.Host.Access.Actor.Cli("test"), CancellationToken.None);
 
+    /// <summary>Who caused each event (Marten's user_name) of the streams whose key is like the pattern, in order.</summary>
+    public async Task<List<string?>> EventUserNamesAsync(string streamKeyLike)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Settings.ConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("select user_name from billing.mt_events where stream_id like @s order by seq_id", connection);
+        cmd.Parameters.AddWithValue("s", streamKeyLike);
+        var names = new List<string?>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) names.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
+        return names;
+    }
+
     /// <summary>Every key stored in the host's database.</summary>
     public async Task<IReadOnlyList<Billing.Host.Access.ApiKey>> KeysAsync()
     {
