@@ -58,6 +58,9 @@ public static class Cli
             .WithExample("usage", "--account", "111122223333", "--period", "2026-10", "--json");
         cli.Verb<CloseCommand.Settings>(config, "close", (s, _) => WithHostAsync(clock, (services, ct) => CloseCommand.RunAsync(services, s, ct)))
             .WithDescription("close a period now (ignoring the grace period) and wait for every invoice");
+        cli.Verb<RerateCommand.Settings>(config, "rerate", (s, _) => WithHostAsync(clock, (services, ct) => RerateCommand.RunAsync(services, s, ct)))
+            .WithDescription("what-if: a period's usage priced under another price book, next to what was charged")
+            .WithExample("rerate", "--period", "2026-10", "--pricebook", "new-prices.json", "--json");
         cli.Verb<QueryInvoices.ListSettings>(config, "invoices", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.ListCommandAsync(services, s, ct)))
             .WithDescription("the period's invoices (spec section 10 JSON each with --json)");
         config.AddBranch("invoice", invoice =>
@@ -149,6 +152,7 @@ public static class Cli
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
+        RerateCommand.Map(app);
         DeadLetters.Map(app);
         app.MapBillingOpenApi();
         app.MapBillingHealth();
