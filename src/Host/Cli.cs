@@ -71,6 +71,14 @@ public static class Cli
                 .WithDescription("an issued invoice's PDF, exactly as issued")
                 .WithExample("invoice", "pdf", "INV-2026-000042", "--out", "INV-2026-000042.pdf");
         });
+        config.AddBranch("export", export =>
+        {
+            export.SetDescription("exports of issued invoices: export focus --period YYYY-MM --out FILE");
+            export.SetDefaultCommand<MissingVerb>();
+            cli.Verb<ExportFocus.Settings>(export, "export focus", (s, _) => WithHostAsync(clock, (services, ct) => ExportFocus.RunAsync(services, s, ct), daemon: false))
+                .WithDescription("the period's issued invoices as a FinOps FOCUS 1.2 dataset (CSV, or --format parquet)")
+                .WithExample("export", "focus", "--period", "2026-10", "--out", "focus-2026-10.csv");
+        });
         config.AddBranch("dead-letters", deadLetters =>
         {
             deadLetters.SetDescription("rejected records: dead-letters list | dead-letters replay");
