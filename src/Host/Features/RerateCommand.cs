@@ -60,8 +60,10 @@ public static class RerateCommand
             .RequireAuthorization(Policies.Operate);
     }
 
-    /// <summary>Reads what the re-rating needs and re-rates; throws <see cref="PriceBookException"/> when <paramref name="candidate"/> lacks a price the usage needs.</summary>
-    public static async Task<RerateResult> RerateAsync(IServiceProvider services, BillingPeriod period, PriceBook candidate, CancellationToken ct)
+    /// <summary>What the re-rating reads: the period's usage (as the close computes it), its issued invoices, and the profiles of the accounts without one.</summary>
+    public sealed record Facts(IReadOnlyDictionary<string, AccountUsage> Usage, IReadOnlyDictionary<string, AccountProfile> Profiles, IReadOnlyDictionary<string, Invoice> Issued);
+
+    public static async Task<Facts> LoadAsync(IServiceProvider services, BillingPeriod period, CancellationToken ct)
     {
         var store = services.GetRequiredService<IDocumentStore>();
         var window = services.GetRequiredService<BillingSettings>().LateWindow;
@@ -71,8 +73,15 @@ public static class RerateCommand
             .ToDictionary(i => i.AccountId, i => InvoiceJson.Read(i.Json), StringComparer.Ordinal);
         var profiles = (await session.LoadManyAsync<AccountProfile>(ct, usage.Keys.Where(a => !issued.ContainsKey(a))))
             .ToDictionary(p => p.Id, StringComparer.Ordinal);
-        return Rerater.Rerate(period, usage, profiles, issued, services.GetRequiredService<PriceBook>(), candidate);
+        return new Facts(usage, profiles, issued);
     }
+
+    /// <summary>Reads what the re-rating needs and re-rates; throws <see cref="PriceBookException"/> when <paramref name="candidate"/> lacks a price the usage needs.</summary>
+    public static async Task<RerateResult> RerateAsync(IServiceProvider services, BillingPeriod period, PriceBook candidate, CancellationToken ct) =>
+        Rerate(services, period, await LoadAsync(services, period, ct), candidate);
+
+    static RerateResult Rerate(IServiceProvider services, BillingPeriod period, Facts facts, PriceBook candidate) =>
+        Rerater.Rerate(period, facts.Usage, facts.Profiles, facts.Issued, services.GetRequiredService<PriceBook>(), candidate);
 
     public static async Task<int> RunAsync(IServiceProvider services, Settings args, CancellationToken ct)
     {
@@ -86,9 +95,13 @@ public static class RerateCommand
         // As the close does: usage is computed from what the projections hold, so let them catch up first.
         await services.GetRequiredService<IDocumentStore>().WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
         var started = System.Diagnostics.Stopwatch.StartNew();
+        var facts = await LoadAsync(services, period, ct);
+        var read = started.Elapsed;
         RerateResult result;
-        try { result = await RerateAsync(services, period, book, ct); }
+        try { result = Rerate(services, period, facts, book); }
         catch (PriceBookException e) { throw new CliException(e.Message); }
+        // On stderr, so that --json's stdout stays one JSON document.
+        Console.Error.WriteLine($"billing: re-rated {period} ({result.Accounts.Count:N0} accounts) in {started.Elapsed.TotalSeconds:0.0} s: usage and invoices read in {read.TotalSeconds:0.0} s, priced in {(started.Elapsed - read).TotalSeconds:0.00} s");
 
         if (args.Json)
         {
@@ -99,7 +112,6 @@ public static class RerateCommand
         foreach (var a in result.Accounts)
             Console.WriteLine($"{a.AccountId,-14}{a.Current.Total,14:N2}{a.Rerated.Total,14:N2}{a.Difference,14:N2}  {(a.Issued ? "issued invoice" : "current price book")}");
         Console.WriteLine($"{result.Accounts.Count:N0} accounts: current {result.Current.Total:N2}, rerated {result.Rerated.Total:N2}, difference {result.Difference:N2} USD (tax included)");
-        Console.Error.WriteLine($"billing: re-rated {period} in {started.Elapsed.TotalSeconds:0.0} s");
         return 0;
     }
 }
