@@ -121,6 +121,17 @@ public class FocusExportTests
         }
     }
 
+    [Fact]
+    public async Task The_cli_refuses_an_unknown_format_and_a_bad_period_as_usage_errors()
+    {
+        var format = await Assert.ThrowsAsync<Billing.Host.CliException>(() =>
+            ExportFocus.RunAsync(null!, new ExportFocus.Settings { Period = "2026-10", Out = "focus.xlsx", Format = "xlsx" }, CancellationToken.None));
+        Assert.Equal("--format 'xlsx' is not one of csv, parquet", format.Message);
+        var period = await Assert.ThrowsAsync<Billing.Host.CliException>(() =>
+            ExportFocus.RunAsync(null!, new ExportFocus.Settings { Period = "2026-13", Out = "focus.csv" }, CancellationToken.None));
+        Assert.Equal("'2026-13' is not a billing period like 2026-10 (YYYY-MM)", period.Message);
+    }
+
     static string Text(object? value) => value switch
     {
         null => "",
