@@ -60,6 +60,9 @@ public static class Cli
             .WithExample("usage", "--account", "111122223333", "--period", "2026-10", "--json");
         cli.Verb<CloseCommand.Settings>(config, "close", (s, _) => WithHostAsync(clock, (services, ct) => CloseCommand.RunAsync(services, s, ct)))
             .WithDescription("close a period now (ignoring the grace period) and wait for every invoice");
+        cli.Verb<RerateCommand.Settings>(config, "rerate", (s, _) => WithHostAsync(clock, (services, ct) => RerateCommand.RunAsync(services, s, ct)))
+            .WithDescription("what-if: a period's usage priced under another price book, next to what was charged")
+            .WithExample("rerate", "--period", "2026-10", "--pricebook", "new-prices.json", "--json");
         cli.Verb<QueryInvoices.ListSettings>(config, "invoices", (s, _) => WithHostAsync(clock, (services, ct) => QueryInvoices.ListCommandAsync(services, s, ct)))
             .WithDescription("the period's invoices (spec section 10 JSON each with --json)");
         config.AddBranch("invoice", invoice =>
@@ -72,6 +75,14 @@ public static class Cli
             cli.Verb<VerifyInvoice.Settings>(invoice, "invoice verify", (s, _) => WithHostAsync(clock, (services, ct) => VerifyInvoice.CommandAsync(services, s, ct)))
                 .WithDescription("prove an issued invoice: recompute its usage from the events up to its event sequence (exit 0 when it matches, 1 when not)")
                 .WithExample("invoice", "verify", "INV-2026-000042", "--json");
+        });
+        config.AddBranch("export", export =>
+        {
+            export.SetDescription("exports of issued invoices: export focus --period YYYY-MM --out FILE");
+            export.SetDefaultCommand<MissingVerb>();
+            cli.Verb<ExportFocus.Settings>(export, "export focus", (s, _) => WithHostAsync(clock, (services, ct) => ExportFocus.RunAsync(services, s, ct), daemon: false))
+                .WithDescription("the period's issued invoices as a FinOps FOCUS 1.2 dataset (CSV, or --format parquet)")
+                .WithExample("export", "focus", "--period", "2026-10", "--out", "focus-2026-10.csv");
         });
         config.AddBranch("dead-letters", deadLetters =>
         {
@@ -156,6 +167,7 @@ public static class Cli
         QueryUsage.Map(app);
         QueryInvoices.Map(app);
         VerifyInvoice.Map(app);
+        RerateCommand.Map(app);
         DeadLetters.Map(app);
         ConsoleAuth.Map(app);
         ConsolePages.Map(app);

@@ -269,3 +269,66 @@ public sealed class DeadLetterKey
 
 [Description("What became of the dead letters submitted again.")]
 public sealed record ReplayAnswer(long Replayed, long Accepted, long Duplicates, long Rejected);
+
+[Description("A price book (docs/invoicing.md): per region, versions each effective from a period, with hourly rates, data-processing tiers and the cross-AZ rate.")]
+public sealed class PriceBookInput
+{
+    [Description("Region name (us-east-1) to its versions, oldest first.")]
+    public required Dictionary<string, PriceBookVersionInput[]> Regions { get; init; }
+}
+
+public sealed class PriceBookVersionInput
+{
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string EffectiveFrom { get; init; }
+    [Description("Endpoint type (Interface, GatewayLoadBalancer, Resource) to its hourly rate.")]
+    public required Dictionary<string, decimal> Hourly { get; init; }
+    [Description("Pool to its tiers: {\"upToGb\": 1048576, \"rate\": 0.01}, the last without upToGb.")]
+    public required Dictionary<string, PriceTierInput[]> DataProcessing { get; init; }
+    public required decimal CrossAzPerGb { get; init; }
+}
+
+public sealed class PriceTierInput
+{
+    public decimal? UpToGb { get; init; }
+    public required decimal Rate { get; init; }
+}
+
+[Description("A what-if re-rating of a period: per account and in total, what is charged (the issued invoice, or without one the current price book) and what the given price book would charge.")]
+public sealed class RerateDocument
+{
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string Period { get; init; }
+    public required IReadOnlyList<RerateAccountDocument> Accounts { get; init; }
+    public required RerateTotalsDocument Totals { get; init; }
+}
+
+public sealed class RerateAccountDocument
+{
+    public required string AccountId { get; init; }
+    public required AmountsDocument Current { get; init; }
+    public required AmountsDocument Rerated { get; init; }
+    [Description("rerated.total - current.total, with two places.")]
+    [RegularExpression(Decimals.Money)]
+    public required string Difference { get; init; }
+}
+
+public sealed class RerateTotalsDocument
+{
+    public required AmountsDocument Current { get; init; }
+    public required AmountsDocument Rerated { get; init; }
+    [Description("rerated.total - current.total over every account, with two places.")]
+    [RegularExpression(Decimals.Money)]
+    public required string Difference { get; init; }
+}
+
+[Description("An invoice's amounts in USD, as strings with two places.")]
+public sealed class AmountsDocument
+{
+    [RegularExpression(Decimals.Money)]
+    public required string Subtotal { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Tax { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Total { get; init; }
+}

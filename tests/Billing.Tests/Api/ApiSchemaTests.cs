@@ -38,6 +38,9 @@ public class ApiSchemaTests
         public Task<JsonNode?> PostAsync(string body, HttpStatusCode status) =>
             CheckAsync(host.Http.PostAsync("/api/usage/events", new StringContent(body, Encoding.UTF8, "application/json")), "POST", "/api/usage/events", status);
 
+        public Task<JsonNode?> RerateAsync(string query, string body, HttpStatusCode status) =>
+            CheckAsync(host.Http.PostAsync("/api/rerate" + query, new StringContent(body, Encoding.UTF8, "application/json")), "POST", "/api/rerate", status);
+
         /// <summary>The answer's status as expected, and its body as the document's schema for that status and media type says.</summary>
         async Task<JsonNode?> CheckAsync(Task<HttpResponseMessage> send, string method, string template, HttpStatusCode status)
         {
@@ -116,6 +119,14 @@ public class ApiSchemaTests
         Assert.Equal("no invoice numbered 'INV-2026-000099'",
             (string?)(await answers.GetAsync("/api/invoices/INV-2026-000099/verify", "/api/invoices/{number}/verify", HttpStatusCode.NotFound))!["error"]);
         await answers.GetAsync("/api/invoices/INV-26-1/verify", "/api/invoices/{number}/verify", HttpStatusCode.BadRequest);
+        // October re-rated under doubled prices, next to its issued invoices (the late records are in the re-rated usage:
+        // 12 fewer GWLB hours, 4 GB more); then a book that cannot be read, and no period.
+        var rerated = (await answers.RerateAsync("?period=2026-10", Rerating.RerateTests.Doubled, HttpStatusCode.OK))!;
+        Assert.Equal(("8.77", "17.50", "8.73"), ((string)rerated["totals"]!["current"]!["total"]!, (string)rerated["totals"]!["rerated"]!["total"]!, (string)rerated["totals"]!["difference"]!));
+        Assert.StartsWith("price book: not valid JSON: ",
+            (string?)(await answers.RerateAsync("?period=2026-10", "no json", HttpStatusCode.BadRequest))!["error"]);
+        Assert.Equal("'' is not a billing period like 2026-10 (YYYY-MM); use ?period=",
+            (string?)(await answers.RerateAsync("", Rerating.RerateTests.Doubled, HttpStatusCode.BadRequest))!["error"]);
 
         // The error answers.
         Assert.Equal("'October' is not a billing period like 2026-10 (YYYY-MM); use ?period=",

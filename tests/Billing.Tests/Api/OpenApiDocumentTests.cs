@@ -59,6 +59,7 @@ public class OpenApiDocumentTests
             "GET /api/invoices/{number}/verify",
             "GET /api/usage/{accountId}/{period}",
             "POST /api/dead-letters/replay",
+            "POST /api/rerate",
             "POST /api/usage/events",
         ], documented);
     }

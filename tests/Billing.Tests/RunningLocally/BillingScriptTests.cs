@@ -39,7 +39,7 @@ public sealed class BillingScriptTests : IDisposable
 
     /// <summary>Every verb of the root help, each on a line of its own in its COMMANDS section.</summary>
     static readonly string[] Verbs =
-        ["serve", "import", "usage", "close", "invoices", "invoice", "dead-letters", "keys", "replay", "demo", "generate", "bench",
+        ["serve", "import", "usage", "close", "rerate", "invoices", "invoice", "export", "dead-letters", "keys", "replay", "demo", "generate", "bench",
          "codegen", "describe", "db-apply", "db-assert", "resources", "projections"];
 
     [Theory]
@@ -141,6 +141,8 @@ public sealed class BillingScriptTests : IDisposable
     [Theory]
     [InlineData("usage")]
     [InlineData("serve")]
+    [InlineData("rerate", "--period", "2026-10", "--pricebook", "book.json")]
+    [InlineData("export", "focus", "--period", "2026-10", "--out", "focus.csv")]
     [InlineData()]
     public async Task A_verb_that_uses_the_database_starts_it_when_BILLING_DB_is_unset(params string[] args)
     {
