@@ -76,7 +76,7 @@ public class OpenApiDocumentTests
             .Where(p => p.Key.StartsWith("/api/", StringComparison.Ordinal))
             .SelectMany(p => p.Value!.AsObject().Where(o => Methods.Contains(o.Key)).Select(o => (Name: $"{o.Key} {p.Key}", Operation: o.Value!)))
             .ToList();
-        Assert.Equal(8, operations.Count);
+        Assert.Equal(9, operations.Count);
         foreach (var (name, operation) in operations)
         {
             Assert.True(JsonNode.DeepEquals(JsonNode.Parse($$"""[{"{{OpenApi.BearerScheme}}":[]}]"""), operation["security"]), $"{name}: {operation["security"]?.ToJsonString()}");
