@@ -101,7 +101,9 @@ public class KillDashNineTests(KillDashNineFixture fixture, ITestOutputHelper ou
 {
     [Theory(Timeout = 420_000)]
     [InlineData("early", 15, "postgresql")]
-    [InlineData("late", 85, "postgresql")]
+    // Late, yet with batches still to come: the four partitions' last 1,000-record batches can commit
+    // within one 50 ms poll, so past about 75% the import sometimes finished before the kill landed.
+    [InlineData("late", 70, "postgresql")]
     [InlineData("mid", 50, "rabbitmq")]
     public async Task Kill_9_mid_import_then_a_second_import_decides_every_record_exactly_once(string point, int percentDecided, string bus)
     {
