@@ -144,7 +144,7 @@ public static class Cli
         var app = BuildWebApp([], settings, clock);
         await app.StartAsync();
         Console.Error.WriteLine($"billing: serving on {string.Join(", ", app.Urls)} (Ctrl-C to stop)");
-        if (settings.JwtAuthority is null && !await Keys.AnyAsync(app.Services)) Console.Error.WriteLine($"billing: every request is refused: {Access.ApiKeyAuthentication.NoKeyYet}");
+        if (settings.JwtAuthority is null && !await app.Services.GetRequiredService<KeysExist>().AnyAsync()) Console.Error.WriteLine($"billing: every request is refused: {Access.ApiKeyAuthentication.NoKeyYet}");
         await app.WaitForShutdownAsync();
         return 0;
     }

@@ -39,14 +39,13 @@ public sealed class UsageSnapshot : IAsyncDisposable
         await connection.OpenAsync(ct);
         try
         {
-            // In ascending order, as ingest takes them, so we never wait on each other in a cycle.
-            await Execute(connection, string.Concat(Enumerable.Range(0, partitions).Select(p => $"select pg_advisory_lock({Ingestion.PartitionLocks.LockClass}, {p}); ")), ct);
+            await Ingestion.PartitionLocks.HoldAllAsync(connection, partitions, ct);
             var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
             long sequence;
             await using (var max = new NpgsqlCommand($"select coalesce(max(seq_id), 0) from {MeteringStore.Schema}.mt_events", connection, transaction))
                 sequence = Convert.ToInt64(await max.ExecuteScalarAsync(ct));
             // The snapshot is taken: ingest may go on, none of it will be seen here.
-            await Execute(connection, "select pg_advisory_unlock_all()", ct);
+            await Ingestion.PartitionLocks.ReleaseAllAsync(connection, ct);
             return new UsageSnapshot(connection, transaction, store.QuerySession(Marten.Services.SessionOptions.ForConnection(connection)), sequence);
         }
         catch
@@ -54,12 +53,6 @@ public sealed class UsageSnapshot : IAsyncDisposable
             await connection.DisposeAsync();
             throw;
         }
-    }
-
-    static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, connection);
-        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public async ValueTask DisposeAsync()

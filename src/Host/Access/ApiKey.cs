@@ -32,6 +32,22 @@ public sealed record ApiKey
 }
 
 /// <summary>
+/// Whether any key exists, for the refusal that tells how to create the first. Keys are revoked, never
+/// deleted, so once one is seen the answer stays true and no refused request reads the table again.
+/// </summary>
+public sealed class KeysExist(Marten.IDocumentStore store)
+{
+    volatile bool _seen;
+
+    public async Task<bool> AnyAsync(CancellationToken ct = default)
+    {
+        if (_seen) return true;
+        await using var session = store.QuerySession();
+        return _seen = await Marten.QueryableExtensions.AnyAsync(session.Query<ApiKey>(), ct);
+    }
+}
+
+/// <summary>
 /// A key's token, <c>bk_{id}.{secret}</c>: the id (12 hex digits) finds the stored key, the secret
 /// (32 random bytes, base64url) proves it. Clients send it as <c>Authorization: Bearer {token}</c>.
 /// </summary>

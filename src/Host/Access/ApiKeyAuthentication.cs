@@ -15,7 +15,7 @@ namespace Billing.Host.Access;
 /// token in the console's cookie (<see cref="WebConsole.ConsoleAuth"/>), and a refusal there redirects to
 /// the sign-in page instead.
 /// </summary>
-public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IDocumentStore store)
+public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IDocumentStore store, KeysExist keysExist)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -33,11 +33,15 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
                 ? await AuthenticateAsync(cookie, "the console's cookie does not hold a billing API key")
                 : AuthenticateResult.NoResult();
         if (headers.Count > 1) return AuthenticateResult.Fail("send one Authorization header, not several");
-        var header = headers[0] ?? "";
+        if (BearerToken(headers[0]) is not { } token) return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
+        return await AuthenticateAsync(token, "the bearer token is not a billing API key (bk_…)");
+    }
+
+    /// <summary>The token of an Authorization header <c>Bearer {token}</c>; null when the header is of another shape or carries none.</summary>
+    public static string? BearerToken(string? header)
+    {
         const string bearer = "Bearer ";
-        if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) || header.Length == bearer.Length)
-            return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
-        return await AuthenticateAsync(header[bearer.Length..].Trim(), "the bearer token is not a billing API key (bk_…)");
+        return header is not null && header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) && header[bearer.Length..].Trim() is { Length: > 0 } token ? token : null;
     }
 
     async Task<AuthenticateResult> AuthenticateAsync(string token, string notAKey) =>
@@ -79,8 +83,7 @@ public sealed class ApiKeyAuthentication(IOptionsMonitor<AuthenticationSchemeOpt
             return;
         }
         var result = await HandleAuthenticateOnceSafeAsync();
-        await using var session = store.QuerySession();
-        var error = !await session.Query<ApiKey>().AnyAsync(Context.RequestAborted) ? NoKeyYet
+        var error = !await keysExist.AnyAsync(Context.RequestAborted) ? NoKeyYet
             : result.Failure?.Message ?? "this route needs an API key: send 'Authorization: Bearer <key>'";
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers[HeaderNames.WWWAuthenticate] = result.Failure is null ? "Bearer realm=\"billing\"" : "Bearer realm=\"billing\", error=\"invalid_token\"";

@@ -28,6 +28,7 @@ public static class JwtAuthentication
     public static void AddBillingAuthentication(this IServiceCollection services, BillingSettings settings)
     {
         var authority = settings.JwtAuthority is { } text ? AuthorityOf(text) : null;
+        services.AddSingleton<KeysExist>();
         var auth = services.AddAuthentication(SelectorScheme)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null)
             .AddPolicyScheme(SelectorScheme, "API key or JWT", o => o.ForwardDefaultSelector = context =>
@@ -92,11 +93,7 @@ public static class JwtAuthentication
     static bool IsJwtCandidate(HttpRequest request)
     {
         var headers = request.Headers.Authorization;
-        if (headers.Count != 1 || headers[0] is not { } header) return false;
-        const string bearer = "Bearer ";
-        if (!header.StartsWith(bearer, StringComparison.OrdinalIgnoreCase)) return false;
-        var token = header[bearer.Length..].Trim();
-        return token.Length > 0 && !token.StartsWith(ApiKeyToken.Prefix, StringComparison.Ordinal);
+        return headers.Count == 1 && ApiKeyAuthentication.BearerToken(headers[0]) is { } token && !token.StartsWith(ApiKeyToken.Prefix, StringComparison.Ordinal);
     }
 
     static string? Subject(ClaimsPrincipal token) =>

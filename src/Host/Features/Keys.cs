@@ -99,10 +99,4 @@ public static class Keys
         await session.SaveChangesAsync(ct);
         return revoked;
     }
-
-    public static async Task<bool> AnyAsync(IServiceProvider services)
-    {
-        await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
-        return await session.Query<ApiKey>().AnyAsync();
-    }
 }

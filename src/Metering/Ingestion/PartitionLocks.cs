@@ -22,4 +22,20 @@ public static class PartitionLocks
         await using var cmd = new NpgsqlCommand($"{locks}set local enable_seqscan = off", connection);
         await cmd.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>
+    /// Holds every partition's lock at session level (ascending, as ingest takes them), so that no
+    /// usage transaction is in flight once it returns; <see cref="ReleaseAllAsync"/> lets them go.
+    /// </summary>
+    public static async Task HoldAllAsync(NpgsqlConnection connection, int partitions, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(string.Concat(Enumerable.Range(0, partitions).Select(p => $"select pg_advisory_lock({LockClass}, {p}); ")), connection);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public static async Task ReleaseAllAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select pg_advisory_unlock_all()", connection);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
 }
