@@ -20,7 +20,8 @@ namespace Billing.Host;
 /// BILLING_READY_MAX_LAG_SECONDS (projection lag past which /health/ready is unhealthy; default 300),
 /// BILLING_READY_MAX_WAITING_SECONDS (age of the oldest waiting record past which /health/ready is
 /// unhealthy; default the retry window plus 5 minutes), OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
-/// are exported over OTLP only when it is set; docs/operations.md),
+/// are exported over OTLP only when it is set; docs/operations.md) and OTEL_EXPORTER_OTLP_PROTOCOL
+/// (grpc, the exporter's default, or http/protobuf),
 /// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
 /// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
 /// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md.
@@ -46,6 +47,7 @@ public sealed record BillingSettings(
     double ReadyMaxLagSeconds = 300,
     double? ReadyMaxWaitingSecondsOverride = null,
     string? OtlpEndpoint = null,
+    string? OtlpProtocol = null,
     string? JwtAuthority = null,
     string JwtAudience = "billing",
     string JwtRoleClaim = "billing_role",
@@ -61,7 +63,7 @@ public sealed record BillingSettings(
         builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
-        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, ");
+        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
         builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}");
         return true;
     }
@@ -112,6 +114,7 @@ public sealed record BillingSettings(
             ReadyMaxLagSeconds: double.Parse(Env("BILLING_READY_MAX_LAG_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
             OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            OtlpProtocol: Env("OTEL_EXPORTER_OTLP_PROTOCOL"),
             JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
             JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
             JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",
