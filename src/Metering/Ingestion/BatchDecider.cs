@@ -188,7 +188,8 @@ public static class BatchDecider
                             Reason = $"{by} ended endpoint {endpoint}'s stay in {t.Record.AzId} before this traffic at {RecordParser.Format(t.Record.At)}: " +
                                 "it arrived after the traffic was accepted, so the traffic is no longer billed",
                             Json = RecordJson.Serialize(t.Record),
-                            ArrivedAt = t.AcceptedAt,
+                            // The instant it became a rejected record: a traffic record's own arrival is not stored.
+                            ArrivedAt = now,
                             DeadLetteredAt = now,
                             SentBy = t.SentBy,
                         });

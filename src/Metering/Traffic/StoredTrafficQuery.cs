@@ -75,10 +75,10 @@ public static class StoredTrafficQuery
         if (read.Count == 0) return found;
 
         var keys = read.SelectMany(w => batches[w.EndpointId]).Distinct().Select(TrafficStreams.KeyOf).ToArray();
-        var endpoints = read.ToDictionary(w => w.EndpointId, _ => new List<(TrafficProcessed, int, Instant, string?)>(), StringComparer.Ordinal);
+        var endpoints = read.ToDictionary(w => w.EndpointId, _ => new List<(TrafficProcessed, int, long, string?)>(), StringComparer.Ordinal);
         foreach (var e in await session.Events.QueryAllRawEvents().Where(x => x.StreamKey!.IsOneOf(keys)).ToListAsync(ct))
             foreach (var (r, count) in TrafficLedger.Entries(e.Data))
-                if (endpoints.TryGetValue(r.EndpointId, out var entries)) entries.Add((r, count, Instant.FromDateTimeOffset(e.Timestamp), e.UserName));
+                if (endpoints.TryGetValue(r.EndpointId, out var entries)) entries.Add((r, count, e.Sequence, e.UserName));
         foreach (var w in read) found[w.EndpointId] = TrafficLedger.Stored(endpoints[w.EndpointId], w.From);
         return found;
     }

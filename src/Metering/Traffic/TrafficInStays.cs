@@ -24,8 +24,8 @@ public sealed record TrafficUnbilled(string EndpointId, StayRecord EndedBy, IRea
 /// </summary>
 public sealed record TrafficRebilled(string EndpointId, StayRecord StartedBy, IReadOnlyList<TrafficProcessed> Records);
 
-/// <summary>A traffic record as the store holds it: when its batch was accepted and who sent that batch.</summary>
-public sealed record AcceptedTraffic(TrafficProcessed Record, Instant AcceptedAt, string? SentBy);
+/// <summary>A traffic record as the store holds it, with who sent the batch that accepted it (the event's user).</summary>
+public sealed record AcceptedTraffic(TrafficProcessed Record, string? SentBy);
 
 /// <summary>One endpoint's stored traffic from some instant on: the records billed now, and those un-billed now.</summary>
 public sealed record StoredTraffic(IReadOnlyList<AcceptedTraffic> Billed, IReadOnlyList<AcceptedTraffic> Unbilled)
@@ -80,22 +80,22 @@ public static class TrafficLedger
 
     /// <summary>
     /// One endpoint's records at or after <paramref name="from"/>, as billed or un-billed now, from its
-    /// ledger entries (<see cref="Entries"/> of each traffic event, with the event's time and user).
+    /// ledger entries (<see cref="Entries"/> of each traffic event, with the event's sequence and user).
     /// </summary>
-    public static StoredTraffic Stored(IEnumerable<(TrafficProcessed Record, int Count, Instant Timestamp, string? UserName)> entries, Instant from)
+    public static StoredTraffic Stored(IEnumerable<(TrafficProcessed Record, int Count, long Sequence, string? UserName)> entries, Instant from)
     {
-        var net = new Dictionary<TrafficProcessed, (int Count, Instant AcceptedAt, string? SentBy)>();
-        foreach (var (r, count, timestamp, user) in entries)
+        var net = new Dictionary<TrafficProcessed, (int Count, long Sequence, string? SentBy)>();
+        foreach (var (r, count, sequence, user) in entries)
         {
             if (r.At < from) continue;
-            var (n, at, by) = net.GetValueOrDefault(r, (0, Instant.MinValue, (string?)null));
-            // Accepted when last counted in: the acceptance in force now.
-            net[r] = count > 0 && timestamp >= at ? (n + count, timestamp, user) : (n + count, at, by);
+            var (n, last, by) = net.GetValueOrDefault(r, (0, long.MinValue, (string?)null));
+            // Sent by whoever sent the event that last counted it in: the acceptance in force now.
+            net[r] = count > 0 && sequence >= last ? (n + count, sequence, user) : (n + count, last, by);
         }
         var order = net.OrderBy(kv => kv.Key.At).ThenBy(kv => kv.Key.Id, StringComparer.Ordinal).ToList();
         return new StoredTraffic(
-            order.Where(kv => kv.Value.Count > 0).Select(kv => new AcceptedTraffic(kv.Key, kv.Value.AcceptedAt, kv.Value.SentBy)).ToList(),
-            order.Where(kv => kv.Value.Count <= 0).Select(kv => new AcceptedTraffic(kv.Key, kv.Value.AcceptedAt, kv.Value.SentBy)).ToList());
+            order.Where(kv => kv.Value.Count > 0).Select(kv => new AcceptedTraffic(kv.Key, kv.Value.SentBy)).ToList(),
+            order.Where(kv => kv.Value.Count <= 0).Select(kv => new AcceptedTraffic(kv.Key, kv.Value.SentBy)).ToList());
     }
 }
 

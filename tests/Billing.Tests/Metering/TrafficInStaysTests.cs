@@ -321,7 +321,7 @@ public class TrafficInStaysTests
         public readonly Dictionary<string, EndpointTimeline> Timelines = new(StringComparer.Ordinal);
         public readonly Dictionary<string, byte[]> Ids = new(StringComparer.Ordinal);
         readonly HashSet<string> _opened = new(StringComparer.Ordinal);
-        readonly List<(object Data, Instant At)> _traffic = [];
+        readonly List<(object Data, long Sequence)> _traffic = [];
         public readonly Dictionary<Guid, DeadLetter> Letters = [];
         static readonly LateWindow Window = LateWindow.Default;
 
@@ -330,7 +330,7 @@ public class TrafficInStaysTests
             var context = new ParseContext(Now, new HashSet<string> { "us-east-1" }, Window.OldestOpen(Now).Start);
             var batch = ParsedBatch.Parse(lines.Select(l => new IncomingRecord(l, Now)).ToList(), context);
             var traffic = StoredTrafficQuery.WantedBy(batch, Timelines).ToDictionary(w => w.EndpointId, w => TrafficLedger.Stored(
-                _traffic.SelectMany(e => TrafficLedger.Entries(e.Data).Where(x => x.Record.EndpointId == w.EndpointId).Select(x => (x.Record, x.Count, e.At, (string?)"test"))), w.From));
+                _traffic.SelectMany(e => TrafficLedger.Entries(e.Data).Where(x => x.Record.EndpointId == w.EndpointId).Select(x => (x.Record, x.Count, e.Sequence, (string?)"test"))), w.From));
             var letters = Letters.Values.Where(l => l.Code == BatchDecider.AfterStayEnd && l.ReplayedAt is null)
                 .GroupBy(l => l.RecordId!).ToDictionary(g => g.Key, g => (IReadOnlyList<DeadLetter>)g.ToList());
             var state = new IngestState(new Dictionary<string, byte[]>(Ids), new Dictionary<string, EndpointTimeline>(Timelines), new HashSet<string>(_opened), traffic, letters);
@@ -340,8 +340,8 @@ public class TrafficInStaysTests
             foreach (var stream in decision.Streams.Where(s => s.IsNew && s.Aggregate == typeof(Billing.Metering.Accounts.AccountProfile))) _opened.Add(stream.Key);
             foreach (var (id, _) in decision.FreedIds ?? []) Ids.Remove(id);
             foreach (var (id, fingerprint) in decision.AcceptedIds) Ids[id] = fingerprint;
-            if (decision.Traffic.Count > 0) _traffic.Add((new TrafficRecorded(decision.Traffic), Now));
-            foreach (var moved in decision.StayMoves ?? []) _traffic.Add((moved, Now));
+            if (decision.Traffic.Count > 0) _traffic.Add((new TrafficRecorded(decision.Traffic), _traffic.Count + 1));
+            foreach (var moved in decision.StayMoves ?? []) _traffic.Add((moved, _traffic.Count + 1));
             foreach (var letter in decision.DeadLetters) Letters[letter.Id] = letter;
             return decision;
         }
