@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using Billing.Host.Features;
 using Billing.Metering;
+using Billing.Metering.Ingestion;
 using Billing.Tests.Support;
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 
 namespace Billing.Tests.LateEvents;
@@ -82,7 +84,14 @@ public class StayEndTests
             // Traffic first, then the records that end its stays, then the re-add: four imports through the bus.
             await trafficFirst.ImportAsync(Accounts);
             Assert.Equal(Traffic.Length, (await trafficFirst.ImportAsync(Traffic)).Accepted);
-            Assert.Equal(3L, (await trafficFirst.ImportAsync(Endings)).Accepted);
+            // The endings as one HTTP post: a batch of two partitions (E1 and E3 share one), decided in place under both locks.
+            var partitions = trafficFirst.Services.GetRequiredService<UsagePartitions>();
+            Assert.Equal(2, new[] { E1, E2, E3 }.Select(partitions.Of).Distinct().Count());
+            using (var posted = await trafficFirst.Http.PostAsync("/api/usage/events", new StringContent($"[{string.Join(",", Endings)}]", System.Text.Encoding.UTF8, "application/json")))
+            {
+                var answer = JsonNode.Parse(await posted.Content.ReadAsStringAsync())!;
+                Assert.Equal(3, (int)answer["accepted"]!);
+            }
             Assert.Equal(1L, (await trafficFirst.ImportAsync([ReAdd])).Accepted);
 
             // Every lifecycle record first, then the traffic.
