@@ -212,6 +212,33 @@ public class TrafficInStaysTests
     }
 
     [Fact]
+    public void A_removal_that_waited_for_its_addition_unbills_on_its_retry_what_was_accepted_meanwhile()
+    {
+        var addition = Records.AzAdded("a", "2026-10-05T00:00:00Z", E, "use1-az1");
+        var removal = Records.AzRemoved("r", "2026-10-06T00:00:00Z", E, "use1-az1");
+        var traffic = Records.Traffic("t", "2026-10-07T00:00:00Z", E, "use1-az1", null, GiB);
+        string[] created = [Records.Opened("o-a", "2026-09-01T00:00:00Z", A), Records.Created("c", "2026-10-01T00:00:00Z", E, A, "us-east-1", "Interface", "use1-az2")];
+
+        var store = new PureStore(Now, retryWindow: Duration.FromMinutes(10));
+        store.Send(created);
+        var waiting = store.Send(removal); // not provisioned in az1 yet: waits for the addition in flight
+        Assert.Equal((RecordStatus.Pending, "az-not-provisioned"), (waiting.Outcomes[0].Status, waiting.Outcomes[0].Reason?.Code));
+        store.Send(addition);
+        Assert.Equal(RecordStatus.Accepted, store.Send(traffic).Outcomes[0].Status); // inside [5th, ...) as known now
+        store.Now += Duration.FromSeconds(30);
+        var retried = store.Retry(waiting);
+        Assert.Equal(RecordStatus.Accepted, retried.Outcomes[0].Status);
+        Assert.Equal(("t", "after-stay-end"), (retried.DeadLetters.Single().RecordId, retried.DeadLetters.Single().Code));
+
+        var inOrder = new PureStore(Now);
+        inOrder.Send(created);
+        inOrder.Send(addition, removal);
+        inOrder.Send(traffic);
+        AssertSameUsage(inOrder, store, October);
+        Assert.Empty(store.Usage(October)[A].DataProcessed);
+    }
+
+    [Fact]
     public void A_payer_change_dated_before_accepted_traffic_moves_it_to_the_new_payer()
     {
         var traffic = new[]
@@ -312,10 +339,10 @@ public class TrafficInStaysTests
     /// What ingest keeps between batches, as plain data: timelines, accepted ids, opened accounts, the
     /// traffic events and the dead letters. Each batch is loaded as <c>IngestBatchHandler.LoadAsync</c>
     /// loads it (<see cref="StoredTrafficQuery.WantedBy"/>, <see cref="TrafficLedger.Stored"/>), decided
-    /// by <see cref="BatchDecider"/> with no retry window (a record that would wait is refused at once),
+    /// by <see cref="BatchDecider"/> with no retry window unless given (a record that would wait is refused at once),
     /// and committed as its writes are.
     /// </summary>
-    sealed class PureStore(Instant now)
+    sealed class PureStore(Instant now, Duration? retryWindow = null)
     {
         public Instant Now { get; set; } = now;
         public readonly Dictionary<string, EndpointTimeline> Timelines = new(StringComparer.Ordinal);
@@ -325,16 +352,21 @@ public class TrafficInStaysTests
         public readonly Dictionary<Guid, DeadLetter> Letters = [];
         static readonly LateWindow Window = LateWindow.Default;
 
-        public BatchDecision Send(params string[] lines)
+        public BatchDecision Send(params string[] lines) => Send(lines.Select(l => new IncomingRecord(l, Now)).ToList());
+
+        /// <summary>The records a decision let wait, sent again as their retry is.</summary>
+        public BatchDecision Retry(BatchDecision waited) => Send(waited.Waiting);
+
+        BatchDecision Send(IReadOnlyList<IncomingRecord> records)
         {
             var context = new ParseContext(Now, new HashSet<string> { "us-east-1" }, Window.OldestOpen(Now).Start);
-            var batch = ParsedBatch.Parse(lines.Select(l => new IncomingRecord(l, Now)).ToList(), context);
+            var batch = ParsedBatch.Parse(records, context);
             var traffic = StoredTrafficQuery.WantedBy(batch, Timelines).ToDictionary(w => w.EndpointId, w => TrafficLedger.Stored(
                 _traffic.SelectMany(e => TrafficLedger.Entries(e.Data).Where(x => x.Record.EndpointId == w.EndpointId).Select(x => (x.Record, x.Count, e.Sequence, (string?)"test"))), w.From));
             var letters = Letters.Values.Where(l => l.Code == BatchDecider.AfterStayEnd && l.ReplayedAt is null)
                 .GroupBy(l => l.RecordId!).ToDictionary(g => g.Key, g => (IReadOnlyList<DeadLetter>)g.ToList());
             var state = new IngestState(new Dictionary<string, byte[]>(Ids), new Dictionary<string, EndpointTimeline>(Timelines), new HashSet<string>(_opened), traffic, letters);
-            var decision = BatchDecider.Decide(batch, state, Duration.Zero, "test");
+            var decision = BatchDecider.Decide(batch, state, retryWindow ?? Duration.Zero, "test");
 
             foreach (var (id, timeline) in decision.Timelines) Timelines[id] = timeline;
             foreach (var stream in decision.Streams.Where(s => s.IsNew && s.Aggregate == typeof(Billing.Metering.Accounts.AccountProfile))) _opened.Add(stream.Key);
