@@ -28,10 +28,7 @@ public sealed record TrafficRebilled(string EndpointId, StayRecord StartedBy, IR
 public sealed record AcceptedTraffic(TrafficProcessed Record, string? SentBy);
 
 /// <summary>One endpoint's stored traffic from some instant on: the records billed now, and those un-billed now.</summary>
-public sealed record StoredTraffic(IReadOnlyList<AcceptedTraffic> Billed, IReadOnlyList<AcceptedTraffic> Unbilled)
-{
-    public static readonly StoredTraffic None = new([], []);
-}
+public sealed record StoredTraffic(IReadOnlyList<AcceptedTraffic> Billed, IReadOnlyList<AcceptedTraffic> Unbilled);
 
 /// <summary>
 /// What the traffic events say is billed: each <see cref="TrafficRecorded"/> and <see cref="TrafficRebilled"/>
