@@ -24,7 +24,8 @@ namespace Billing.Host;
 /// (grpc, the exporter's default, or http/protobuf),
 /// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
 /// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
-/// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md.
+/// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md. BILLING_WEBHOOK_*: see
+/// <see cref="Features.Webhooks.WebhookSettings"/> and docs/webhooks.md.
 /// Credentials arrive only here, from the environment, and <see cref="ToString"/> never prints them.
 /// </summary>
 public sealed record BillingSettings(
@@ -51,7 +52,8 @@ public sealed record BillingSettings(
     string? JwtAuthority = null,
     string JwtAudience = "billing",
     string JwtRoleClaim = "billing_role",
-    string JwtAccountClaim = "billing_account")
+    string JwtAccountClaim = "billing_account",
+    Features.Webhooks.WebhookSettings? Webhooks = null)
 {
     /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
     public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
@@ -64,7 +66,8 @@ public sealed record BillingSettings(
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
         builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
-        builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}");
+        builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}, ");
+        builder.Append($"Webhooks = {Webhooks}");
         return true;
     }
 
@@ -118,7 +121,8 @@ public sealed record BillingSettings(
             JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
             JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
             JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",
-            JwtAccountClaim: Env("BILLING_JWT_ACCOUNT_CLAIM") ?? "billing_account");
+            JwtAccountClaim: Env("BILLING_JWT_ACCOUNT_CLAIM") ?? "billing_account",
+            Webhooks: Features.Webhooks.WebhookSettings.FromEnvironment());
     }
 }
 

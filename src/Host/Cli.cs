@@ -106,6 +106,22 @@ public static class Cli
                 .WithDescription("revoke a key: refused from its next request on")
                 .WithExample("keys", "revoke", "3f9a0c12b7e4");
         });
+        config.AddBranch("webhooks", webhooks =>
+        {
+            webhooks.SetDescription("signed webhooks (Standard Webhooks): webhooks create | list | delete ID | deliveries | replay --delivery ID");
+            webhooks.SetDefaultCommand<MissingVerb>();
+            cli.Verb<Features.Webhooks.WebhookCommands.CreateSettings>(webhooks, "webhooks create", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.CreateCommandAsync(services, s, ct)))
+                .WithDescription("a new endpoint; prints its id and signing secret (whsec_...) once, on stdout")
+                .WithExample("webhooks", "create", "--url", "https://hooks.example.com/billing", "--account", "111122223333", "--events", "budget.threshold_crossed,invoice.issued");
+            cli.Verb<Features.Webhooks.WebhookCommands.ListSettings>(webhooks, "webhooks list", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.ListCommandAsync(services, s, ct)))
+                .WithDescription("the endpoints: id, account, events, URL, who created them");
+            cli.Verb<Features.Webhooks.WebhookCommands.DeleteSettings>(webhooks, "webhooks delete", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.DeleteCommandAsync(services, s, ct)))
+                .WithDescription("delete an endpoint: nothing more is sent to it");
+            cli.Verb<Features.Webhooks.WebhookCommands.DeliveriesSettings>(webhooks, "webhooks deliveries", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.DeliveriesCommandAsync(services, s, ct)))
+                .WithDescription("the latest deliveries with every attempt: status, response code, duration, error");
+            cli.Verb<Features.Webhooks.WebhookCommands.ReplaySettings>(webhooks, "webhooks replay", (s, _) => WithHostAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.ReplayCommandAsync(services, s, ct), daemon: false))
+                .WithDescription("send a delivery again (same webhook-id, a new run of retries) and print its attempt");
+        });
         cli.Verb<EmptyCommandSettings>(config, "replay", (_, _) => WithHostAsync(clock, ReplayProjections.RunAsync, daemon: false))
             .WithDescription("rebuild every projection from the event store, with progress (stop serve first)");
         cli.Verb<Demo.Settings>(config, "demo", (s, _) => WithHostAsync(clock, (services, ct) => Demo.RunAsync(services, s, ct)))
@@ -180,7 +196,8 @@ public static class Cli
     /// <summary>Runs a verb on a started host without an HTTP listener.</summary>
     static async Task<int> WithHostAsync(NodaTime.IClock clock, Func<IServiceProvider, CancellationToken, Task<int>> verb, bool daemon = true)
     {
-        var settings = BillingSettings.FromEnvironment() with { RunDaemon = daemon };
+        // Only serve nodes post webhooks; a verb leaves what it raises queued for them.
+        var settings = BillingSettings.FromEnvironment() with { RunDaemon = daemon, Webhooks = Features.Webhooks.WebhookSettings.FromEnvironment() with { Deliver = false } };
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -91,7 +91,12 @@ public static class Issuing
     public static (IssueResults, IEnumerable<IMartenOp>, OutgoingMessages) Effects(BillingPeriod period, IssuingState state, IssueDecision decision)
     {
         var outgoing = new OutgoingMessages();
-        if (decision.Invoices.Count > 0) outgoing.Add(new RenderInvoicePdfs(decision.Invoices.Select(i => i.Number).ToList()));
+        if (decision.Invoices.Count > 0)
+        {
+            outgoing.Add(new RenderInvoicePdfs(decision.Invoices.Select(i => i.Number).ToList()));
+            // invoice.issued for webhooks and the broker's exchange, in the transaction that commits the numbers.
+            outgoing.Add(new Webhooks.RaiseBillingEvents(decision.Invoices.Select(Webhooks.BillingEvent.Issued).ToList()));
+        }
         return (new IssueResults(decision.Results), Writes(period, state, decision), outgoing);
     }
 
