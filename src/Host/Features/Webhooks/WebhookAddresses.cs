@@ -71,10 +71,13 @@ public static class WebhookAddresses
     public static string? RefuseUrl(string url, bool allowPrivate, out Uri? uri)
     {
         uri = null;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || string.IsNullOrEmpty(parsed.Host))
+        // Without a scheme, .NET on Linux reads "/path" as a file URI: such text is no absolute URL here.
+        if (!url.Contains(':', StringComparison.Ordinal) || !Uri.TryCreate(url, UriKind.Absolute, out var parsed))
             return $"'{url}' is not an absolute URL (write it as https://host/path)";
         if (parsed.Scheme != Uri.UriSchemeHttps && parsed.Scheme != Uri.UriSchemeHttp)
             return $"a webhook's URL is http or https, not {parsed.Scheme}";
+        if (string.IsNullOrEmpty(parsed.Host))
+            return $"'{url}' names no host (write it as https://host/path)";
         if (parsed.UserInfo.Length > 0)
             return "a webhook's URL carries no user or password: the receiver checks the signature instead";
         if (!allowPrivate && IPAddress.TryParse(parsed.DnsSafeHost, out var literal) && Refusal(literal) is { } refused)
