@@ -104,6 +104,10 @@ public sealed class WebhookDeliveryTests
             var refused = await Assert.ThrowsAsync<Billing.Host.CliException>(() => CreateAsync(host, url));
             Assert.Contains(reason, refused.Message, StringComparison.Ordinal);
         }
+        var badType = await Assert.ThrowsAsync<Billing.Host.CliException>(() => CreateAsync(host, "https://hooks.example.com/in", events: "invoice.issued,budget.crossed"));
+        Assert.Equal("unknown event type 'budget.crossed'; the types are budget.threshold_crossed, invoice.issued, invoice.pdf_ready", badType.Message);
+        var badAccount = await Assert.ThrowsAsync<Billing.Host.CliException>(() => CreateAsync(host, "https://hooks.example.com/in", account: "1111"));
+        Assert.Equal("--account is an account's id (12 digits), not '1111'", badAccount.Message);
         Assert.Empty(await WebhookCommands.ListAsync(host.Services, CancellationToken.None));
 
         // Endpoints whose names resolved to public addresses when they were created and resolve to
