@@ -15,7 +15,8 @@ namespace Billing.Tests.Webhooks;
 /// <summary>
 /// Webhooks end to end with the real executables: last month's usage imported through the broker
 /// by `billing import`, endpoints made by `billing webhooks create`, a real `billing serve` that
-/// delivers, a month closed by `billing close`, a real receiver on loopback (so
+/// delivers (killed with SIGKILL while a retry waits, and another started), a month closed by
+/// `billing close`, a real receiver on loopback (so
 /// BILLING_WEBHOOK_ALLOW_PRIVATE=1) and every signature checked by Python's hmac. The children read
 /// the machine's clock, so the month is last month by that clock.
 /// </summary>
@@ -23,7 +24,8 @@ public sealed class WebhookServeTests(ITestOutputHelper output)
 {
     static readonly BillingPeriod Month = BillingPeriod.Of(NodaTime.SystemClock.Instance.GetCurrentInstant()).Previous;
     static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
-    const int RetrySeconds = 2;
+    /// <summary>Long enough for the node that got the 500 to be killed and another to start before the retry is due.</summary>
+    const int RetrySeconds = 10;
 
     [Fact(Timeout = 600_000)]
     public async Task Serve_delivers_a_close_signed_scoped_retried_replayed_and_on_the_exchange()
@@ -56,9 +58,10 @@ public sealed class WebhookServeTests(ITestOutputHelper output)
         Assert.Contains($"{all.Id}  all", await RunAsync(dll, db, env, "webhooks", "list"), StringComparison.Ordinal);
 
         var port = Ports.Free();
-        await using var serve = ChildProcess.Start(dll, db, new Dictionary<string, string>(env) { ["BILLING_URLS"] = $"http://127.0.0.1:{port}" }, "serve");
+        var serveEnv = new Dictionary<string, string>(env) { ["BILLING_URLS"] = $"http://127.0.0.1:{port}" };
+        await using var first = ChildProcess.Start(dll, db, serveEnv, "serve");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        await Eventually.UntilAsync(async () => !serve.HasExited && await LiveAsync(http, port), Bound, "serve answering /health/live", details: () => ChildProcess.Tail(serve.StandardError));
+        await Eventually.UntilAsync(async () => !first.HasExited && await LiveAsync(http, port), Bound, "serve answering /health/live", details: () => ChildProcess.Tail(first.StandardError));
 
         // A consumer's queue on the exchange, bound by one type: it must receive exactly that type.
         var factory = new ConnectionFactory { Uri = new Uri(amqp) };
@@ -76,8 +79,18 @@ public sealed class WebhookServeTests(ITestOutputHelper output)
         var ofAccount = invoices.Where(i => i.Value.AccountId == account).Select(i => i.Key).ToList();
         Assert.Single(ofAccount);
 
+        // Every first attempt made and logged (one answered 500): then the node is killed, its retry scheduled and not yet due.
+        var firstAttempts = 2 * numbers.Count + 2 + numbers.Count;
+        await Eventually.UntilAsync(async () => await CountAsync(db, "select count(*) from billing.mt_doc_webhookdelivery, jsonb_array_elements(data->'attempts')") >= firstAttempts,
+            Bound, $"{firstAttempts} first attempts logged", details: () => $"received {string.Join(", ", receiver.All.Select(r => $"{r.Path} {r.Type}"))}\nserve:\n{ChildProcess.Tail(first.StandardError)}");
+        first.KillNow();
+        var killedAt = DateTime.UtcNow;
+        Assert.True(receiver.At("/flaky").Count == numbers.Count, $"the retry came before the kill, {(killedAt - receiver.At("/flaky")[0].ReceivedAt).TotalSeconds:0.0} s after the 500");
+        // The retry waits in the message store, owned by no node, so any node makes it when it is due.
+        Assert.Equal(1, await CountAsync(db, "select count(*) from billing.wolverine_incoming_envelopes where status = 'Scheduled' and owner_id = 0 and message_type = 'Billing.Host.Features.Webhooks.DeliverWebhook' and received_at = 'postgresql://webhook_deliveries/'"));
+        await using var serve = ChildProcess.Start(dll, db, serveEnv, "serve");
         await Eventually.UntilAsync(async () => receiver.At("/all").Count >= 2 * numbers.Count && receiver.At("/account").Count >= 2 && receiver.At("/flaky").Count >= numbers.Count + 1,
-            Bound, "every invoice's two events delivered, and the failed one retried", details: () => $"received {string.Join(", ", receiver.All.Select(r => $"{r.Path} {r.Type}"))}\nserve:\n{ChildProcess.Tail(serve.StandardError)}");
+            Bound, "every invoice's two events delivered, and the failed one retried by the node started after the kill", details: () => $"received {string.Join(", ", receiver.All.Select(r => $"{r.Path} {r.Type}"))}\nserve:\n{ChildProcess.Tail(serve.StandardError)}");
 
         // invoice.issued and invoice.pdf_ready for every invoice of the close, each once.
         var atAll = receiver.At("/all");
@@ -104,6 +117,7 @@ public sealed class WebhookServeTests(ITestOutputHelper output)
         Assert.Equal(atFlaky[0].Id, retried[0].Id);
         Assert.Equal(retried[0].Text, retried[1].Text);
         Assert.True(retried[1].ReceivedAt - retried[0].ReceivedAt >= TimeSpan.FromSeconds(RetrySeconds - 0.1), $"retried after {(retried[1].ReceivedAt - retried[0].ReceivedAt).TotalSeconds:0.00} s");
+        Assert.True(retried[1].ReceivedAt > killedAt, "the retry is made by the node started after the kill");
         Assert.True(long.Parse(retried[1].Timestamp, System.Globalization.CultureInfo.InvariantCulture) >= long.Parse(retried[0].Timestamp, System.Globalization.CultureInfo.InvariantCulture) + RetrySeconds - 1);
 
         // Every delivery's signature, checked by Python with each endpoint's secret.
@@ -191,6 +205,8 @@ public sealed class WebhookServeTests(ITestOutputHelper output)
             return false;
         }
     }
+
+    static Task<long> CountAsync(string db, string sql) => DuplicatePublishTests.ScalarAsync(db, sql);
 
     static async Task<string> ScalarTextAsync(string db, string sql)
     {
