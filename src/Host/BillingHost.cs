@@ -81,7 +81,10 @@ public static class BillingHost
             opts.ListenToPostgresqlQueue(InvoicePdfsQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
-            if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
+            // A close waiting for its retry is a row of the inbox, so it outlives its node and the tick sees it (CloseRetries).
+            opts.LocalQueueFor<ClosePeriod>().UseDurableInbox();
+            // One timer agent in the cluster ticks (docs/operations.md); a duplicate tick only closes again, which is idempotent.
+            if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>(CloseSchedule.Cron(settings.CloseTickSeconds));
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });
