@@ -135,7 +135,7 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
         var depths = new SortedDictionary<string, long>(StringComparer.Ordinal);
         if (settings.RabbitMqUri is { } uri)
         {
-            foreach (var (queue, depth) in await BrokerQueues.DepthsAsync(uri, [.. names, BrokerQueues.DeadLetterQueue], ct)) depths[queue] = depth;
+            foreach (var (queue, depth) in await BrokerDepthsAsync(uri, ct)) depths[queue] = depth;
         }
         else
         {
@@ -182,7 +182,7 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
         }
         long broker = 0;
         if (settings.RabbitMqUri is { } uri)
-            broker = (await BrokerQueues.DepthsAsync(uri, [BrokerQueues.DeadLetterQueue], ct)).GetValueOrDefault(BrokerQueues.DeadLetterQueue);
+            broker = (await BrokerDepthsAsync(uri, ct)).GetValueOrDefault(BrokerQueues.DeadLetterQueue);
         var parked = new ParkedMessages(byType.Values.Sum(), broker, replaying, byType);
         metrics.Update(r => r with { ParkedMessages = parked.Total });
         return parked;
@@ -203,6 +203,27 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
         var due = PeriodClose.NotClosed(now, settings.CloseGrace, window, closed, failures, ServingSince, Duration.FromSeconds(settings.ReadyMaxOverdueSeconds));
         metrics.Update(r => r with { PeriodsOverdue = due.Count(d => d.Overdue) });
         return due;
+    }
+
+    readonly Lock _brokerGate = new();
+    (Task<IReadOnlyDictionary<string, long>> Reading, long At)? _broker;
+
+    /// <summary>
+    /// The broker's queues (usage, the partitions, the dead-letter queue) in one connection, shared by the
+    /// checks of one probe (they run side by side) and by readings within a second of it.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, long>> BrokerDepthsAsync(string uri, CancellationToken ct)
+    {
+        lock (_brokerGate)
+        {
+            if (_broker is not { } last || last.Reading.IsFaulted || last.Reading.IsCanceled || System.Diagnostics.Stopwatch.GetElapsedTime(last.At) > TimeSpan.FromSeconds(1))
+            {
+                string[] queues = [BillingHost.UsageQueue, .. Enumerable.Range(1, settings.IngestPartitions).Select(p => $"{BillingHost.IngestQueue}{p}"), BrokerQueues.DeadLetterQueue];
+                // Not cancelled by the first caller's token: the others share the reading (the connection times out by itself).
+                _broker = last = (BrokerQueues.DepthsAsync(uri, queues, CancellationToken.None), System.Diagnostics.Stopwatch.GetTimestamp());
+            }
+            return last.Reading.WaitAsync(ct);
+        }
     }
 
     /// <summary>The batch a stored envelope carries, directly or inside a scheduled envelope; null for one that is not a batch or cannot be read (it is still counted as a message).</summary>

@@ -5,6 +5,8 @@ using Billing.Metering;
 using Marten;
 using NodaTime;
 using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
 
 namespace Billing.Host.Features;
 
@@ -19,6 +21,13 @@ public sealed record OpenPeriods(Instant Now, IReadOnlySet<BillingPeriod> Closed
 
 public static class CloseDuePeriodsHandler
 {
+    /// <summary>
+    /// A tick that cannot read (PostgreSQL away) is tried again after 1 and 5 s, then dropped, never
+    /// parked: the next tick reads again, and a period left due too long makes /health/ready say so.
+    /// </summary>
+    public static void Configure(HandlerChain chain) =>
+        chain.OnException<Exception>().RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)).Then.Discard();
+
     public static async Task<OpenPeriods> LoadAsync(CloseDuePeriods _, IQuerySession session, LateWindow window, IClock clock, CancellationToken ct)
     {
         var now = clock.GetCurrentInstant();

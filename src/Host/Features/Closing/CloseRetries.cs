@@ -73,9 +73,9 @@ public sealed class CloseRetries : IContinuationSource
         services.GetRequiredService<Operations.BillingMetrics>().CloseFailed();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CloseRetries));
         var error = Describe(exception);
-        if (close is null) return;
-        logger.LogError(exception, "closing {Period} failed (attempt {Attempt}){Retry}: {Error}", close.Period, attempt,
+        logger.LogError(exception, "closing {Period} failed (attempt {Attempt}){Retry}: {Error}", close?.Period.ToString() ?? "(unreadable message)", attempt,
             retryIn is { } d ? $", retried in {d.TotalSeconds:0.#} s" : "", error);
+        if (close is null) return;
         try
         {
             var clock = services.GetRequiredService<IClock>();
