@@ -140,6 +140,14 @@ public static class Cli
     static async Task<int> ServeAsync(NodaTime.IClock clock)
     {
         var settings = BillingSettings.FromEnvironment() with { RunSchedules = true };
+        try
+        {
+            CloseSchedule.Cron(settings.CloseTickSeconds);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliException(e.Message);
+        }
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var app = BuildWebApp([], settings, clock);
         await app.StartAsync();

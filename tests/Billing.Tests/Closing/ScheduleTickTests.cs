@@ -42,6 +42,17 @@ public sealed class ScheduleTickTests
         Assert.DoesNotContain(ready["checks"]!["closing"]!["periods"]!.AsArray(), p => due.Contains((string)p!["period"]!));
     }
 
+    [Fact]
+    public async Task A_tick_that_cannot_be_a_schedule_stops_serve_before_it_starts_naming_the_setting()
+    {
+        // Nothing listens on port 1: serve must refuse before it connects anywhere.
+        await using var serve = ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "billing.dll"), "Host=127.0.0.1;Port=1;Username=nobody;Timeout=1",
+            new Dictionary<string, string> { ["BILLING_CLOSE_TICK_SECONDS"] = "45" }, "serve");
+        Assert.Equal(2, await serve.WaitForExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Equal("billing: BILLING_CLOSE_TICK_SECONDS=45 cannot be a schedule: it must divide a minute, an hour or a day evenly (1-30 s, 1-30 min, 1-24 h in seconds, e.g. 600)\n",
+            serve.StandardError);
+    }
+
     static async Task<Dictionary<string, string>> RowsAsync(string db)
     {
         await using var connection = new Npgsql.NpgsqlConnection(db);
