@@ -18,8 +18,9 @@ namespace Billing.Tests.Scaling;
 /// Three real `billing serve` processes on one database and broker, with a 5 s stale timeout. Two
 /// share the four partitions (2+2); a third joins and must get its share. Then a node that owns a
 /// partition is frozen with SIGSTOP until the leader has moved its partitions to the others, and
-/// resumed with SIGCONT: it must hold its share again within <see cref="ShareBound"/>. Records
-/// published afterwards are each accepted once, and the resumed node decides some of them.
+/// resumed with SIGCONT; then one is frozen until the leader has ejected it, and resumed. Each time
+/// the node must hold its share again within <see cref="ShareBound"/>. Records published afterwards
+/// are each accepted once, and the resumed nodes decide some of them.
 /// Before the fix, the joining node never got a partition (Wolverine's even distribution does not
 /// move a running one to a node below its share), and a node resumed before the leader ejected it
 /// stayed empty too. The children read the machine's clock, so the month is last month by it.
@@ -74,12 +75,40 @@ public sealed class RebalancingTests(ITestOutputHelper output)
             ["Logging__Console__UseUtcTimestamp"] = "true",
         }, "serve");
         var stopped = -1;
+        var ids = new List<Guid>();
+
+        async Task<(int Victim, TimeSpan ReturnedIn)> StallAsync(bool untilEjected)
+        {
+            var leader = await LeaderAsync(db);
+            var owners = await ThreeServeNodesTests.AssignmentsAsync(db);
+            var victim = new[] { 2, 1, 0 }.First(i => ids[i] != leader && owners.Values.Contains(ids[i]));
+            Signal(nodes[victim], SigStop);
+            stopped = victim;
+            var frozen = Stopwatch.StartNew();
+            await WaitForAsync($"node {victim}'s partitions on the other nodes{(untilEjected ? ", and node " + victim + " ejected" : "")}", async () =>
+                (await ThreeServeNodesTests.AssignmentsAsync(db)) is { Count: Partitions } a && !a.Values.Contains(ids[victim])
+                && (!untilEjected || !await RegisteredAsync(db, ids[victim])), Patience, nodes);
+            var frozenFor = frozen.Elapsed;
+            var ejected = !await RegisteredAsync(db, ids[victim]);
+            output.WriteLine($"node {victim} stopped for {frozenFor.TotalSeconds:0.0} s ({(ejected ? "ejected" : "still registered, not yet ejected")}): {await DescribeAsync(db, ids)}");
+            Assert.True(frozenFor > TimeSpan.FromSeconds(StaleSeconds), $"the partitions moved after {frozenFor}, before the stale timeout");
+            Signal(nodes[victim], SigCont);
+            stopped = -1;
+            output.WriteLine($"node {victim} resumed at {DateTime.UtcNow:HH:mm:ss.fff}");
+            var resumed = Stopwatch.StartNew();
+            await WaitForAsync($"node {victim} holding its share again within {ShareBound.TotalSeconds} s", async () =>
+                Even(await ThreeServeNodesTests.AssignmentsAsync(db), ids) && ListensNow(nodes[victim], victim), ShareBound, nodes);
+            output.WriteLine($"node {victim} resumed and holds its share after {resumed.Elapsed.TotalSeconds:0.0} s: {await DescribeAsync(db, ids)}");
+            return (victim, resumed.Elapsed);
+        }
+
         try
         {
             // Two nodes share everything out first: 2+2.
             nodes.Add(Serve(ports[0]));
             nodes.Add(Serve(ports[1]));
-            var ids = new List<Guid> { await NodeIdAsync(nodes[0], nodes), await NodeIdAsync(nodes[1], nodes) };
+            ids.Add(await NodeIdAsync(nodes[0], nodes));
+            ids.Add(await NodeIdAsync(nodes[1], nodes));
             await WaitForAsync("4 partitions over the first 2 nodes", async () => Counts(await ThreeServeNodesTests.AssignmentsAsync(db), ids) is [2, 2], Patience, nodes);
             output.WriteLine($"2 nodes share the partitions: {await DescribeAsync(db, ids)}, {watch.Elapsed.TotalSeconds:0.0} s");
 
@@ -92,27 +121,11 @@ public sealed class RebalancingTests(ITestOutputHelper output)
             var joinedIn = joined.Elapsed;
             output.WriteLine($"node 2 joined and got its share after {joinedIn.TotalSeconds:0.0} s: {await DescribeAsync(db, ids)}");
 
-            // A node that owns a partition and does not lead stalls past the stale timeout, until the leader has moved its partitions.
-            var leader = await LeaderAsync(db);
-            var owners = await ThreeServeNodesTests.AssignmentsAsync(db);
-            var victim = new[] { 2, 1, 0 }.First(i => ids[i] != leader && owners.Values.Contains(ids[i]));
-            Signal(nodes[victim], SigStop);
-            stopped = victim;
-            var frozen = Stopwatch.StartNew();
-            await WaitForAsync($"node {victim}'s partitions on the other nodes", async () =>
-                (await ThreeServeNodesTests.AssignmentsAsync(db)) is { Count: Partitions } a && !a.Values.Contains(ids[victim]), Patience, nodes);
-            var frozenFor = frozen.Elapsed;
-            var ejected = !await RegisteredAsync(db, ids[victim]);
-            output.WriteLine($"node {victim} stopped for {frozenFor.TotalSeconds:0.0} s ({(ejected ? "ejected" : "still registered, not yet ejected")}): {await DescribeAsync(db, ids)}");
-            Assert.True(frozenFor > TimeSpan.FromSeconds(StaleSeconds), $"the partitions moved after {frozenFor}, before the stale timeout");
-            Signal(nodes[victim], SigCont);
-            stopped = -1;
-            output.WriteLine($"node {victim} resumed at {DateTime.UtcNow:HH:mm:ss.fff}");
-            var resumed = Stopwatch.StartNew();
-            await WaitForAsync($"node {victim} holding its share again within {ShareBound.TotalSeconds} s", async () =>
-                Even(await ThreeServeNodesTests.AssignmentsAsync(db), ids) && ListensNow(nodes[victim], victim), ShareBound, nodes);
-            var returnedIn = resumed.Elapsed;
-            output.WriteLine($"node {victim} resumed and holds its share after {returnedIn.TotalSeconds:0.0} s: {await DescribeAsync(db, ids)}");
+            // A node that owns a partition and does not lead stalls past the stale timeout until the leader has moved its
+            // partitions, and is resumed: mostly before the leader ejects it (it then stops its own copies and holds nothing).
+            // Then a node stalls until it is ejected too: resumed, Wolverine re-registers it with the listeners it still runs.
+            var (victim, returnedIn) = await StallAsync(untilEjected: false);
+            var (ejectedVictim, returnedAfterEjection) = await StallAsync(untilEjected: true);
 
             // Records published now are each accepted once, and the resumed node decides some of them.
             var published = Stopwatch.StartNew();
@@ -131,13 +144,16 @@ public sealed class RebalancingTests(ITestOutputHelper output)
             output.WriteLine($"accepted per node (its own counter): {string.Join(", ", accepted)}");
             Assert.Equal(lines.Count, accepted.Sum());
             Assert.True(accepted[victim] > 0, $"node {victim} decided none of the records after it resumed");
+            Assert.True(accepted[ejectedVictim] > 0, $"node {ejectedVictim} decided none of the records after it was ejected and resumed");
             Assert.True(Even(await ThreeServeNodesTests.AssignmentsAsync(db), ids), $"the partitions are no longer even: {await DescribeAsync(db, ids)}");
-            Assert.True(ListensNow(nodes[victim], victim), $"node {victim} no longer listens to a partition:\n{ChildProcess.Tail(nodes[victim].StandardOutput, 40)}");
+            foreach (var n in new[] { victim, ejectedVictim })
+                Assert.True(ListensNow(nodes[n], n), $"node {n} no longer listens to a partition:\n{ChildProcess.Tail(nodes[n].StandardOutput, 40)}");
             foreach (var (node, stamp, line) in nodes.SelectMany((n, i) => AssignmentEvents(n.StandardOutput).Select(e => (i, e.Stamp, e.Line))).OrderBy(e => e.Stamp, StringComparer.Ordinal))
                 output.WriteLine($"{stamp} node {node}: {line}");
-            foreach (var i in ThreeServeNodesTests.ListeningIntervals(nodes[victim].StandardOutput, victim, DateTime.MaxValue))
-                output.WriteLine($"node {victim} listened to partition {i.Partition} {i.From:HH:mm:ss.fff} - {(i.To == DateTime.MaxValue ? "end" : i.To.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture))}");
-            output.WriteLine($"join {joinedIn.TotalSeconds:0.0} s, stall {frozenFor.TotalSeconds:0.0} s, return {returnedIn.TotalSeconds:0.0} s (bound {ShareBound.TotalSeconds} s); {watch.Elapsed.TotalSeconds:0.0} s in all");
+            foreach (var n in new[] { victim, ejectedVictim }.Distinct())
+                foreach (var i in ThreeServeNodesTests.ListeningIntervals(nodes[n].StandardOutput, n, DateTime.MaxValue))
+                    output.WriteLine($"node {n} listened to partition {i.Partition} {i.From:HH:mm:ss.fff} - {(i.To == DateTime.MaxValue ? "end" : i.To.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture))}");
+            output.WriteLine($"join {joinedIn.TotalSeconds:0.0} s, return {returnedIn.TotalSeconds:0.0} s, after ejection {returnedAfterEjection.TotalSeconds:0.0} s (bound {ShareBound.TotalSeconds} s); {watch.Elapsed.TotalSeconds:0.0} s in all");
         }
         finally
         {
