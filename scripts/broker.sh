@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project-local RabbitMQ node: `scripts/broker.sh start|stop|status|url|add-vhost NAME`.
-# Data lives under .data/rabbitmq (git-ignored); it listens on 127.0.0.1 only, on BILLING_AMQP_PORT
+# Data lives under .data/rabbitmq (git-ignored; under /var/tmp when the rabbitmq user cannot reach the
+# checkout, as for a 0700 home); it listens on 127.0.0.1 only, on BILLING_AMQP_PORT
 # (default 56729), with Erlang distribution and epmd on ports and an address of its own. The user is
 # `billing` with a password generated on first start (kept in .data/rabbitmq/password); the guest
 # user is removed. Installs Debian's rabbitmq-server when absent, without starting Debian's own node.
@@ -8,26 +9,39 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 port="${BILLING_AMQP_PORT:-56729}"
 case "$port" in ''|*[!0-9]*) echo "broker: BILLING_AMQP_PORT='$port' is not a port number" >&2; exit 2 ;; esac
-dir="$root/.data/rabbitmq"
+
+# The node runs as the rabbitmq user, which must reach its data folder; when the checkout lives where
+# it cannot (a 0700 home or mktemp -d), the node's folder is one under /var/tmp named after the
+# checkout, as scripts/db.sh does for PostgreSQL. Decided once the user exists (after the install).
+node_dir() {
+  if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1 && ! su rabbitmq -s /bin/sh -c "test -x '$root'" 2>/dev/null; then
+    echo "/var/tmp/billing-rabbitmq-$(echo "$root" | md5sum | cut -c1-8)"
+  else
+    echo "$root/.data/rabbitmq"
+  fi
+}
 
 # Everything that makes this node its own: name, addresses, ports, files. Debian's scripts run the
 # server and rabbitmqctl as the rabbitmq user (whose HOME holds the Erlang cookie they share), so
 # the data folder belongs to that user. Erlang distribution listens on 127.0.0.1 only, on a port of
 # its own, and so does the node's epmd.
-dist_port=$((port - 1000))
-export RABBITMQ_NODENAME="billing-$port@localhost"
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-export RABBITMQ_NODE_PORT="$port"
-export RABBITMQ_DIST_PORT="$dist_port"
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_listen_min $dist_port -kernel inet_dist_listen_max $dist_port"
-export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-export ERL_EPMD_ADDRESS=127.0.0.1
-export ERL_EPMD_PORT=$((port - 1001))
-export RABBITMQ_MNESIA_BASE="$dir/mnesia"
-export RABBITMQ_LOG_BASE="$dir/log"
-export RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
-export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
-export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
+configure_node() {
+  dir="$(node_dir)"
+  dist_port=$((port - 1000))
+  export RABBITMQ_NODENAME="billing-$port@localhost"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$port"
+  export RABBITMQ_DIST_PORT="$dist_port"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -kernel inet_dist_listen_min $dist_port -kernel inet_dist_listen_max $dist_port"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export ERL_EPMD_PORT=$((port - 1001))
+  export RABBITMQ_MNESIA_BASE="$dir/mnesia"
+  export RABBITMQ_LOG_BASE="$dir/log"
+  export RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
+  export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
+}
 
 ensure_installed() {
   command -v rabbitmq-server >/dev/null 2>&1 && return 0
@@ -51,13 +65,27 @@ port_holder() {
   ss -ltnpH "sport = :$port" 2>/dev/null | grep -oE 'users:\(\("[^"]+",pid=[0-9]+' | head -1 | sed -E 's/users:\(\("([^"]+)",pid=([0-9]+)/\1 (pid \2)/'
 }
 
+# What the node said when it did not start: its start output and the last lines of its logs, or
+# that it wrote none (then it could not reach its folder, or died before logging).
+node_log() {
+  local said=0 f
+  for f in "$dir/log/start.out" "$dir/log/"*.log; do
+    [ -s "$f" ] || continue
+    echo "--- $f" >&2
+    tail -20 "$f" >&2
+    said=1
+  done
+  [ "$said" = 1 ] || echo "broker: the node wrote no log in $dir/log (owner $(stat -c %U "$dir" 2>/dev/null || echo unknown)); try: sudo -u rabbitmq test -w '$dir/log'" >&2
+}
+
 start() {
-  mkdir -p "$dir"
+  mkdir -p "$root/.data"
   # One start at a time (the test script starts the node in the background while the build runs,
   # and the tests ask for it again): a second caller waits here, then finds it running.
-  exec 9>"$dir/.start.lock"
+  exec 9>"$root/.data/.rabbitmq-start.lock"
   flock 9
   ensure_installed
+  configure_node
   mkdir -p "$dir/mnesia" "$dir/log"
   chmod 750 "$dir"
   id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && chown -R rabbitmq:rabbitmq "$dir"
@@ -74,12 +102,17 @@ listeners.tcp.1 = 127.0.0.1:$port
 loopback_users.guest = true
 log.file.level = warning
 CONF
+  rm -f "$dir/log/start.out"
   # 9>&-: the node must not inherit the start lock, or it would hold it for as long as it runs.
-  rabbitmq-server -detached >"$dir/log/start.out" 2>&1 9>&- || { tail -20 "$dir/log/start.out" >&2; exit 1; }
+  if ! rabbitmq-server -detached >"$dir/log/start.out" 2>&1 9>&-; then
+    echo "broker: rabbitmq-server -detached failed; its output:" >&2
+    node_log
+    exit 1
+  fi
   # Wait for the node to answer (rabbitmqctl wait reads the pid file the server writes).
-  if ! rabbitmqctl -q wait --timeout 60 "$RABBITMQ_PID_FILE" >/dev/null 2>&1; then
-    echo "broker: the node did not start within 60 s; its log:" >&2
-    tail -20 "$dir/log/"*.log >&2 2>/dev/null || true
+  if ! rabbitmqctl -q wait --timeout 60 "$RABBITMQ_PID_FILE" >"$dir/log/wait.out" 2>&1; then
+    echo "broker: the node did not start within 60 s (rabbitmqctl wait: $(tail -1 "$dir/log/wait.out")); its log:" >&2
+    node_log
     exit 1
   fi
   local password; password="$(cat "$dir/password")"
@@ -89,12 +122,13 @@ CONF
     ctl set_permissions -p / billing '.*' '.*' '.*' >/dev/null
   fi
   ctl delete_user guest >/dev/null 2>&1 || true
-  echo "broker: started on 127.0.0.1:$port" >&2
+  echo "broker: started on 127.0.0.1:$port (data in $dir)" >&2
 }
 
 stop() {
-  [ -d "$dir" ] || exit 0
   command -v rabbitmqctl >/dev/null 2>&1 || exit 0
+  configure_node
+  [ -d "$dir" ] || exit 0
   if running; then ctl stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1 || true; fi
   # The node leaves its epmd behind: stop the one on this node's own epmd port.
   command -v epmd >/dev/null 2>&1 && epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
@@ -102,6 +136,7 @@ stop() {
 }
 
 url() {
+  configure_node
   # The default virtual host "/" is written %2F, as the AMQP URI spec says (an empty path would be the vhost "").
   local vhost="${1:-%2F}"
   [ -f "$dir/password" ] || { echo "broker: not initialised yet (run scripts/broker.sh start)" >&2; exit 1; }
@@ -111,10 +146,11 @@ url() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
-  status) if running; then echo "broker: running on 127.0.0.1:$port"; else echo "broker: not running"; exit 3; fi ;;
+  status) if command -v rabbitmqctl >/dev/null 2>&1 && { configure_node; running; }; then echo "broker: running on 127.0.0.1:$port"; else echo "broker: not running"; exit 3; fi ;;
   url) url "${2:-}" ;;
   add-vhost)
     name="${2:?usage: scripts/broker.sh add-vhost NAME}"
+    configure_node
     ctl add_vhost "$name" >/dev/null 2>&1 || true
     ctl set_permissions -p "$name" billing '.*' '.*' '.*' >/dev/null
     url "$name" ;;

@@ -332,7 +332,8 @@ public static partial class RecordParser
     /// <summary>
     /// Why a JSON number is not a count of bytes, with the semantics of JsonElement's TryGetDecimal
     /// and TryGetDouble (System.Buffers.Text.Utf8Parser over the whole token): too large for a
-    /// decimal is above the maximum unless it is negative. Null when it is one.
+    /// decimal is above the maximum unless it is negative; a whole value written with a fraction or
+    /// an exponent is not an integer literal. Null when it is one (-0 is one: the literal 0 with a sign).
     /// </summary>
     static RecordError? Bytes(ReadOnlySpan<byte> number)
     {
@@ -343,8 +344,13 @@ public static partial class RecordParser
         if (sign < 0) return RecordError.Invalid("bytes", $"{Clip(Encoding.UTF8.GetString(number))} is negative");
         if (!exact || value > MaxBytes) return RecordError.Invalid("bytes", $"{Clip(Encoding.UTF8.GetString(number))} is above the maximum of 10^15");
         if (value != decimal.Truncate(value)) return RecordError.Invalid("bytes", $"{Clip(Encoding.UTF8.GetString(number))} is not a whole number of bytes");
+        // Spec 3 (v1.2): a count is written as an integer literal; 1.0, 1e3 and -0.0 are not rounded into one.
+        if (number.IndexOfAny("."u8) >= 0 || number.IndexOfAny("eE"u8) >= 0) return NotAnIntegerLiteral(number, value);
         return null;
     }
+
+    internal static RecordError NotAnIntegerLiteral(ReadOnlySpan<byte> number, decimal value) =>
+        RecordError.Invalid("bytes", $"{Clip(Encoding.UTF8.GetString(number))} is not an integer literal: a count of bytes has no fraction or exponent (write {decimal.Truncate(value).ToString(System.Globalization.CultureInfo.InvariantCulture)})");
 
     /// <summary>The count of a number <see cref="Bytes"/> found no fault with.</summary>
     static long ReadBytes(ReadOnlySpan<byte> number)

@@ -24,8 +24,8 @@ namespace Billing.Host;
 /// a day evenly), BILLING_READY_MAX_OVERDUE_SECONDS (how long a period may stay not closed after it fell
 /// due before /health/ready is unhealthy; default three ticks, 1800 s), BILLING_READY_MAX_PARKED_MESSAGES
 /// (how many messages Wolverine may have parked before /health/ready is unhealthy; default 0),
-/// OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
-/// are exported over OTLP only when it is set; docs/operations.md),
+/// OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics are exported over OTLP only when it is set;
+/// docs/operations.md) and OTEL_EXPORTER_OTLP_PROTOCOL (grpc, the exporter's default, or http/protobuf),
 /// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
 /// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
 /// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md.
@@ -51,6 +51,7 @@ public sealed record BillingSettings(
     double ReadyMaxLagSeconds = 300,
     double? ReadyMaxWaitingSecondsOverride = null,
     string? OtlpEndpoint = null,
+    string? OtlpProtocol = null,
     int CloseTickSeconds = BillingSettings.DefaultCloseTickSeconds,
     double? ReadyMaxOverdueSecondsOverride = null,
     long ReadyMaxParkedMessages = 0,
@@ -73,7 +74,8 @@ public sealed record BillingSettings(
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
         builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, ");
-        builder.Append($"CloseTickSeconds = {CloseTickSeconds}, ReadyMaxOverdueSeconds = {ReadyMaxOverdueSeconds}, ReadyMaxParkedMessages = {ReadyMaxParkedMessages}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, ");
+        builder.Append($"CloseTickSeconds = {CloseTickSeconds}, ReadyMaxOverdueSeconds = {ReadyMaxOverdueSeconds}, ReadyMaxParkedMessages = {ReadyMaxParkedMessages}, ");
+        builder.Append($"Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
         builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}");
         return true;
     }
@@ -134,6 +136,7 @@ public sealed record BillingSettings(
             ReadyMaxLagSeconds: double.Parse(Env("BILLING_READY_MAX_LAG_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
             OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            OtlpProtocol: Env("OTEL_EXPORTER_OTLP_PROTOCOL"),
             CloseTickSeconds: int.Parse(Env("BILLING_CLOSE_TICK_SECONDS") ?? $"{DefaultCloseTickSeconds}", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxOverdueSecondsOverride: Env("BILLING_READY_MAX_OVERDUE_SECONDS") is { } overdue ? double.Parse(overdue, System.Globalization.CultureInfo.InvariantCulture) : null,
             ReadyMaxParkedMessages: long.Parse(Env("BILLING_READY_MAX_PARKED_MESSAGES") ?? "0", System.Globalization.CultureInfo.InvariantCulture),

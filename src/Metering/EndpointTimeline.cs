@@ -204,10 +204,10 @@ public sealed class EndpointTimeline
         if (DeletedAt is { } deleted && (record.At >= deleted || record is EndpointDeleted))
             return Decision.Refuse("after-deletion", $"endpoint {Id} was deleted at {RecordParser.Format(deleted)}; 'at' is {At()}");
 
+        // An AZ of another region can never become one of this endpoint's (spec 8, v1.2): refused at once, not waited for.
+        if (ForeignAz(record) is { } foreign) return foreign;
         switch (record)
         {
-            case EndpointAzAdded a when !AvailabilityZones.BelongsTo(a.AzId, Region):
-                return Decision.Refuse("invalid-field", $"field 'azId' '{a.AzId}' is not an AZ of region {Region}");
             case EndpointAzRemoved r when !IsProvisioned(r.AzId, r.At):
                 return Decision.Wait("az-not-provisioned", $"endpoint {Id} is not known to be provisioned in {r.AzId} at {At()}");
             case TrafficProcessed t when !IsProvisioned(t.AzId, t.At):
@@ -215,6 +215,25 @@ public sealed class EndpointTimeline
             default:
                 return Decision.Accept;
         }
+    }
+
+    // Asked for every traffic record: the region's AZ prefix is worked out once per timeline.
+    bool InRegion(string azId) => azId.StartsWith(_azPrefix ??= AvailabilityZones.Prefix(Region) + "-az", StringComparison.Ordinal);
+
+    string? _azPrefix;
+
+    Decision? ForeignAz(IEndpointRecord record)
+    {
+        var (field, az) = record switch
+        {
+            EndpointAzAdded a => ("azId", a.AzId),
+            EndpointAzRemoved r => ("azId", r.AzId),
+            TrafficProcessed t when !InRegion(t.AzId) => ("azId", t.AzId),
+            TrafficProcessed { SourceAzId: { } source } => ("sourceAzId", source),
+            _ => ("", ""),
+        };
+        return az.Length == 0 || InRegion(az) ? null
+            : Decision.Refuse("invalid-field", $"field '{field}' '{az}' is not an AZ of region {Region}, the region of endpoint {Id}");
     }
 }
 

@@ -41,6 +41,7 @@ public static class MeteringStore
 
         opts.Schema.For<EndpointTimeline>().GinIndexJsonData();
         opts.Schema.For<DeadLetter>().Index(x => x.DeadLetteredAt);
+        opts.Schema.For<DeadLetter>().Index(x => x.RecordId); // un-billed traffic billed again finds its letters
 
         opts.Storage.ExtendedSchemaObjects.Add(RecordIdsTable.Definition());
         opts.Storage.ExtendedSchemaObjects.AddRange(ImportsTable.Definitions());

@@ -12,8 +12,8 @@ namespace Billing.Metering;
 /// The projections only say where to look: the account's endpoints (<see cref="EndpointTimeline.Accounts"/>
 /// only grows) and the traffic batches with rows of their hours in the period. Every fact comes from the
 /// events themselves: each endpoint's timeline is rebuilt by Marten's own live aggregation of its events up
-/// to the sequence, and the bytes are the records of the traffic events up to it, summed as ingest sums
-/// them. A projection row altered or lost can only make the recomputation miss what the invoice priced
+/// to the sequence, and the bytes are the records of the traffic events up to it, net of the traffic
+/// un-billed and billed again up to it, summed as ingest sums them. A projection row altered or lost can only make the recomputation miss what the invoice priced
 /// (and so differ), never supply bytes that no event holds.
 /// </summary>
 public static class UsageFromEvents
@@ -44,7 +44,8 @@ public static class UsageFromEvents
             var traffic = await session.Events.QueryAllRawEvents()
                 .Where(e => e.StreamKey!.IsOneOf(batches) && e.Sequence <= last).ToListAsync(ct);
             var wanted = ids.ToHashSet(StringComparer.Ordinal);
-            foreach (var r in traffic.Select(e => e.Data).OfType<TrafficRecorded>().SelectMany(t => t.Records))
+            // Each record as often as the traffic events bill it: un-billed traffic left out (TrafficLedger).
+            foreach (var r in TrafficLedger.Billed(traffic.Select(e => e.Data)))
                 if (wanted.Contains(r.EndpointId) && period.Contains(r.At))
                 {
                     if (!records.TryGetValue(r.EndpointId, out var list)) records[r.EndpointId] = list = [];

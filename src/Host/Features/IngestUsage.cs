@@ -124,11 +124,16 @@ public static class IngestBatchHandler
         Operations.BillingMetrics.StartBatch(session);
         var connection = (NpgsqlConnection)session.Connection!;
         await PartitionLocks.TakeAsync(connection, batch.Partitions, ct);
-        var fingerprints = await RecordIdsTable.KnownAsync(connection, parsed.RecordIds, ct);
         var timelines = batch.Partitions.Count == 1 ? await caches[batch.Partitions[0]].LoadAsync(session, parsed.EndpointIds, ct)
             : await TimelineCache.LoadUncachedAsync(session, parsed.EndpointIds, ct);
+        // Only a batch that changes the stays of stored endpoints reads their traffic (spec 8, v1.2): one query, two with some.
+        var wanted = StoredTrafficQuery.WantedBy(parsed, timelines);
+        var traffic = wanted.Count == 0 ? null : await StoredTrafficQuery.LoadAsync(session, wanted, ct);
+        var unbilled = traffic?.Values.SelectMany(t => t.Unbilled).Select(t => t.Record.Id).Distinct(StringComparer.Ordinal).ToList() ?? [];
+        var fingerprints = await RecordIdsTable.KnownAsync(connection, unbilled.Count == 0 ? parsed.RecordIds : parsed.RecordIds.Union(unbilled, StringComparer.Ordinal).ToList(), ct);
+        var letters = unbilled.Count == 0 ? null : await StoredTrafficQuery.UnbilledLettersAsync(session, unbilled, ct);
         var opened = (await session.LoadManyAsync<AccountProfile>(ct, parsed.AccountIds)).Select(a => a.Id).ToHashSet(StringComparer.Ordinal);
-        return new IngestState(fingerprints, timelines, opened);
+        return new IngestState(fingerprints, timelines, opened, traffic, letters);
     }
 
     public static (IngestOutcome, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IngestBatch batch, PartitionedBatch partitioned, IngestState state,
@@ -152,7 +157,11 @@ public static class IngestBatchHandler
             };
         if (decision.Traffic.Count > 0)
             yield return new StartStreamWithoutAggregate(TrafficStreams.KeyOf(Guid.CreateVersion7()), [new TrafficRecorded(decision.Traffic)]);
+        // Stored traffic the batch's lifecycle records un-billed or billed again: a stream of its own, as a traffic batch.
+        if (decision.StayMoves is { Count: > 0 } moves)
+            yield return new StartStreamWithoutAggregate(TrafficStreams.KeyOf(Guid.CreateVersion7()), moves.ToArray());
         if (decision.DeadLetters.Count > 0) yield return MartenOps.StoreMany(decision.DeadLetters.ToArray());
+        if (decision.FreedIds is { Count: > 0 } freed) yield return new FreeIds(freed);
         yield return new AcceptIds(decision.AcceptedIds);
         yield return Operations.BillingMetrics.Decided(decision.Outcomes);
         if (importId is { } id)
@@ -164,6 +173,12 @@ public static class IngestBatchHandler
     sealed record AcceptIds(IReadOnlyList<(string Id, byte[] Fingerprint)> Ids) : IMartenOp
     {
         public void Execute(IDocumentSession session) => RecordIdsTable.Add(session, Ids);
+    }
+
+    /// <summary>The ids of traffic un-billed out of the dedupe table: no longer accepted, they are decided afresh if sent again.</summary>
+    sealed record FreeIds(IReadOnlyList<(string Id, byte[] Fingerprint)> Ids) : IMartenOp
+    {
+        public void Execute(IDocumentSession session) => RecordIdsTable.Remove(session, Ids);
     }
 
     /// <summary>The batch's decisions counted towards its import.</summary>

@@ -38,6 +38,9 @@ public static class Telemetry
     {
         builder.Services.AddBillingHealth();
         var otlp = settings.OtlpEndpoint is not null;
+        // The exporters read their endpoint and protocol from configuration; the settings are the one source of both.
+        if (otlp) builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = settings.OtlpEndpoint;
+        if (settings.OtlpProtocol is { } protocol) builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol;
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName))
             .WithMetrics(metrics =>

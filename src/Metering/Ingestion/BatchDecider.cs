@@ -4,15 +4,25 @@ using NodaTime;
 
 namespace Billing.Metering.Ingestion;
 
-/// <summary>A batch after parsing (at <see cref="Now"/>), with the ids, endpoints and accounts whose state the decision needs.</summary>
-public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnlyList<ParseResult> Parsed, Instant Now)
+/// <summary>
+/// A batch after parsing (at <see cref="Now"/>), with the ids, endpoints and accounts whose state the
+/// decision needs. <see cref="OldestAccepted"/> is the start of the oldest period still open to traffic
+/// (<see cref="ParseContext.OldestAccepted"/>): older traffic is never accepted, nor un-billed.
+/// </summary>
+public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnlyList<ParseResult> Parsed, Instant Now, Instant? OldestAccepted = null)
 {
     public static ParsedBatch Parse(IReadOnlyList<IncomingRecord> records, ParseContext context)
     {
         var parsed = new ParseResult[records.Count];
         for (var i = 0; i < records.Count; i++) parsed[i] = RecordParser.Parse(records[i].Json, context);
-        return new ParsedBatch(records, parsed, context.Now);
+        return new ParsedBatch(records, parsed, context.Now, context.OldestAccepted);
     }
+
+    /// <summary>Whether a lifecycle record changes an endpoint's stays: an AZ added or removed, a deletion.</summary>
+    public static bool ChangesStays(IUsageRecord record) => record is EndpointAzAdded or EndpointAzRemoved or EndpointDeleted;
+
+    /// <summary>The batch's records that change stays, if accepted: their stored traffic is what they may move (<see cref="TrafficInStays"/>).</summary>
+    public IEnumerable<IEndpointRecord> StayChanges => Valid.Where(ChangesStays).Cast<IEndpointRecord>();
 
     IEnumerable<IUsageRecord> Valid => Parsed.Where(p => p.IsValid).Select(p => p.Record!);
 
@@ -30,12 +40,17 @@ public sealed record ParsedBatch(IReadOnlyList<IncomingRecord> Records, IReadOnl
 
 /// <summary>
 /// What a batch's decision reads from the store: the content fingerprints of its ids that were
-/// accepted before, the timelines of its endpoints, and which of its accounts are opened.
+/// accepted before, the timelines of its endpoints, and which of its accounts are opened. For the
+/// endpoints whose stays the batch changes: their stored <see cref="Traffic"/> from the earliest change
+/// on (with the fingerprints of its un-billed records' ids among <see cref="KnownFingerprints"/>), and
+/// the un-billed records' dead letters not replayed yet, by record id (<see cref="UnbilledLetters"/>).
 /// </summary>
 public sealed record IngestState(
     IReadOnlyDictionary<string, byte[]> KnownFingerprints,
     IReadOnlyDictionary<string, EndpointTimeline> Timelines,
-    IReadOnlySet<string> OpenedAccounts);
+    IReadOnlySet<string> OpenedAccounts,
+    IReadOnlyDictionary<string, StoredTraffic>? Traffic = null,
+    IReadOnlyDictionary<string, IReadOnlyList<DeadLetter>>? UnbilledLetters = null);
 
 /// <summary>Events for one stream: appended, or starting it when <see cref="IsNew"/>.</summary>
 public sealed record StreamEvents(string Key, Type Aggregate, bool IsNew, IReadOnlyList<object> Events);
@@ -44,6 +59,9 @@ public sealed record StreamEvents(string Key, Type Aggregate, bool IsNew, IReadO
 /// What to write for a batch: each record's outcome, the new record ids, the events of each
 /// stream, the accepted traffic, the dead letters, the records to try again later, and the
 /// endpoint timelines the batch created or changed. Produced by <see cref="BatchDecider"/>.
+/// <see cref="StayMoves"/> are the <see cref="TrafficUnbilled"/> and <see cref="TrafficRebilled"/>
+/// events of traffic stored earlier that the batch's lifecycle records moved; <see cref="FreedIds"/>
+/// the ids of the traffic un-billed, no longer accepted ones (each is a dead letter now).
 /// </summary>
 public sealed record BatchDecision(
     IReadOnlyList<RecordOutcome> Outcomes,
@@ -52,7 +70,9 @@ public sealed record BatchDecision(
     IReadOnlyList<TrafficProcessed> Traffic,
     IReadOnlyList<DeadLetter> DeadLetters,
     IReadOnlyList<IncomingRecord> Waiting,
-    IReadOnlyDictionary<string, EndpointTimeline> Timelines)
+    IReadOnlyDictionary<string, EndpointTimeline> Timelines,
+    IReadOnlyList<object>? StayMoves = null,
+    IReadOnlyList<(string Id, byte[] Fingerprint)>? FreedIds = null)
 {
     public int Count(RecordStatus status) => Outcomes.Count(o => o.Status == status);
 }
@@ -62,7 +82,10 @@ public sealed record BatchDecision(
 /// acknowledge duplicates, refuse an id re-used with other content, let records that need an
 /// event still in flight wait (up to the retry window), accept the rest. Pure: the stored state it
 /// needs is passed in and never changed (what the batch itself creates is kept aside), so any
-/// arrival order of the same records decides alike.
+/// arrival order of the same records decides alike. Traffic stored earlier whose stay the batch's
+/// lifecycle records end is un-billed, and un-billed traffic they put inside a stay again is billed
+/// again (<see cref="TrafficInStays"/>), before the batch's own traffic is decided: as if every
+/// record had arrived after the lifecycle records.
 /// </summary>
 public static class BatchDecider
 {
@@ -77,6 +100,11 @@ public static class BatchDecider
         var traffic = new List<TrafficProcessed>();
         var seen = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var batchState = new BatchState(state);
+        // Ids of traffic the batch un-billed: accepted no longer, so a copy of one in the batch is decided afresh.
+        var freed = new HashSet<string>(StringComparer.Ordinal);
+        var freedIds = new List<(string, byte[])>();
+        var stayMoves = new List<object>();
+        var judged = false;
 
         // Accounts first, then endpoint lifecycle in event time (creations first), then traffic:
         // within a batch, the order of arrival never changes a decision.
@@ -89,6 +117,12 @@ public static class BatchDecider
         {
             var incoming = batch.Records[i];
             var parsed = batch.Parsed[i];
+            // Every lifecycle record is decided by now (traffic comes last): the stays are final for this batch.
+            if (!judged && parsed.Record is TrafficProcessed)
+            {
+                MoveStoredTraffic();
+                judged = true;
+            }
             if (parsed.Record is not { } record)
             {
                 Reject(i, incoming, parsed.RecordId, parsed.Error!);
@@ -96,7 +130,7 @@ public static class BatchDecider
             }
 
             var fingerprint = RecordJson.Fingerprint(record);
-            if (seen.TryGetValue(record.Id, out var known) || state.KnownFingerprints.TryGetValue(record.Id, out known))
+            if (seen.TryGetValue(record.Id, out var known) || (!freed.Contains(record.Id) && state.KnownFingerprints.TryGetValue(record.Id, out known)))
             {
                 if (known.AsSpan().SequenceEqual(fingerprint)) outcomes.Add(new(i, record.Id, RecordStatus.Duplicate, null));
                 else Reject(i, incoming, record.Id, new RecordError("duplicate-conflict", $"id '{record.Id}' was already accepted with different content"));
@@ -126,8 +160,60 @@ public static class BatchDecider
             }
         }
 
+        if (!judged) MoveStoredTraffic();
+
         outcomes.Sort((a, b) => a.Index.CompareTo(b.Index));
-        return new BatchDecision(outcomes, acceptedIds, batchState.Streams(), traffic, deadLetters, waiting, batchState.Changed);
+        return new BatchDecision(outcomes, acceptedIds, batchState.Streams(), traffic, deadLetters, waiting, batchState.Changed, stayMoves, freedIds);
+
+        // Un-bills stored traffic the batch's lifecycle records put outside every stay, bills again what they put back inside one.
+        void MoveStoredTraffic()
+        {
+            if (state.Traffic is not { Count: > 0 } stored) return;
+            foreach (var (endpoint, changes) in batchState.StayChanges)
+            {
+                if (!stored.TryGetValue(endpoint, out var storedTraffic) || !state.Timelines.TryGetValue(endpoint, out var before)) continue;
+                var moves = TrafficInStays.Judge(before, batchState.TimelineOf(endpoint)!, changes, storedTraffic, batch.OldestAccepted);
+                foreach (var (by, moved) in moves.Unbilled)
+                {
+                    stayMoves.Add(new TrafficUnbilled(endpoint, by, moved.Select(t => t.Record).ToList()));
+                    foreach (var t in moved)
+                    {
+                        freed.Add(t.Record.Id);
+                        freedIds.Add((t.Record.Id, RecordJson.Fingerprint(t.Record)));
+                        deadLetters.Add(new DeadLetter
+                        {
+                            Id = Guid.CreateVersion7(),
+                            RecordId = t.Record.Id,
+                            Code = AfterStayEnd,
+                            Reason = $"{by} ended endpoint {endpoint}'s stay in {t.Record.AzId} before this traffic at {RecordParser.Format(t.Record.At)}: " +
+                                "it arrived after the traffic was accepted, so the traffic is no longer billed",
+                            Json = RecordJson.Serialize(t.Record),
+                            // The instant it became a rejected record: a traffic record's own arrival is not stored.
+                            ArrivedAt = now,
+                            DeadLetteredAt = now,
+                            SentBy = t.SentBy,
+                        });
+                    }
+                }
+                foreach (var (by, moved) in moves.Rebilled)
+                {
+                    var billed = new List<TrafficProcessed>();
+                    foreach (var t in moved)
+                    {
+                        // An id taken meanwhile (sent again and accepted, or by other content) stays as it is.
+                        if (seen.ContainsKey(t.Record.Id) || state.KnownFingerprints.ContainsKey(t.Record.Id)) continue;
+                        var fingerprint = RecordJson.Fingerprint(t.Record);
+                        seen[t.Record.Id] = fingerprint;
+                        acceptedIds.Add((t.Record.Id, fingerprint));
+                        billed.Add(t.Record);
+                        var json = RecordJson.Serialize(t.Record);
+                        foreach (var letter in state.UnbilledLetters?.GetValueOrDefault(t.Record.Id) ?? [])
+                            if (letter.Json == json) deadLetters.Add(letter.ReplayedNow(now, sentBy));
+                    }
+                    if (billed.Count > 0) stayMoves.Add(new TrafficRebilled(endpoint, by, billed));
+                }
+            }
+        }
 
         void Reject(int index, IncomingRecord incoming, string? id, RecordError reason)
         {
@@ -146,6 +232,9 @@ public static class BatchDecider
         }
     }
 
+    /// <summary>The code of traffic un-billed because a stay's end arrived after it (spec 8, v1.2).</summary>
+    public const string AfterStayEnd = "after-stay-end";
+
     static int Rank(IUsageRecord? record) => record switch
     {
         null => 0,
@@ -163,8 +252,15 @@ public static class BatchDecider
         readonly Dictionary<string, EndpointTimeline> _changed = new(StringComparer.Ordinal);
         readonly Dictionary<string, StreamEvents> _streams = new(StringComparer.Ordinal);
         readonly List<string> _order = [];
+        readonly Dictionary<string, List<IEndpointRecord>> _stayChanges = new(StringComparer.Ordinal);
 
         public IReadOnlyDictionary<string, EndpointTimeline> Changed => _changed;
+
+        /// <summary>The accepted records that changed the stays of endpoints stored before the batch, per endpoint.</summary>
+        public IEnumerable<(string Endpoint, IReadOnlyList<IEndpointRecord> Changes)> StayChanges =>
+            _stayChanges.Select(kv => (kv.Key, (IReadOnlyList<IEndpointRecord>)kv.Value));
+
+        public EndpointTimeline? TimelineOf(string endpoint) => Timeline(endpoint);
 
         public List<StreamEvents> Streams() => _order.Select(k => _streams[k]).ToList();
 
@@ -212,6 +308,11 @@ public static class BatchDecider
                     {
                         _changed[e.EndpointId] = timeline.With(e);
                         Add<EndpointTimeline>(e.EndpointId, isNew: false, e);
+                        if (ParsedBatch.ChangesStays(e) && stored.Timelines.ContainsKey(e.EndpointId))
+                        {
+                            if (!_stayChanges.TryGetValue(e.EndpointId, out var changes)) _stayChanges[e.EndpointId] = changes = [];
+                            changes.Add(e);
+                        }
                     }
                     return decision;
                 default:

@@ -31,4 +31,11 @@ public sealed class DeadLetter
 
     /// <summary>Who submitted it again, when it was replayed.</summary>
     public string? ReplayedBy { get; set; }
+
+    /// <summary>A copy marked replayed (the original is left as it is: deciders do not change what they read).</summary>
+    public DeadLetter ReplayedNow(Instant at, string? by) => new()
+    {
+        Id = Id, RecordId = RecordId, Code = Code, Reason = Reason, Json = Json, ArrivedAt = ArrivedAt,
+        DeadLetteredAt = DeadLetteredAt, SentBy = SentBy, ReplayedAt = at, ReplayedBy = by,
+    };
 }

@@ -45,6 +45,20 @@ public static class RecordIdsTable
     }
 
     /// <summary>
+    /// Queues the removal of ids accepted no longer (traffic un-billed, spec 8 v1.2), each only while it
+    /// still holds the content that was un-billed: such a record is then decided afresh if it comes again,
+    /// exactly as if it had arrived after what un-billed it.
+    /// </summary>
+    public static void Remove(IDocumentOperations ops, IReadOnlyList<(string Id, byte[] Fingerprint)> freed)
+    {
+        if (freed.Count == 0) return;
+        var ids = new string[freed.Count];
+        var fingerprints = new byte[freed.Count][];
+        for (var i = 0; i < freed.Count; i++) (ids[i], fingerprints[i]) = freed[i];
+        ops.QueueSqlCommand($"delete from {Name} r using unnest(?, ?) as u(id, fingerprint) where r.id = u.id and r.fingerprint = u.fingerprint", ids, fingerprints);
+    }
+
+    /// <summary>
     /// Whether a failed save was two partitions accepting one record id at once: the later
     /// transaction collides on the primary key, and decided again it finds the id taken.
     /// </summary>

@@ -7,7 +7,8 @@ namespace Billing.Metering;
 /// <summary>
 /// The traffic records themselves, read back from the event store. Only needed for hours in which an
 /// endpoint's payer changed part-way, whose bytes are charged record by record. Each hour's row in
-/// <see cref="TrafficHoursTable"/> names the batches that hold its records, so only those are read.
+/// <see cref="TrafficHoursTable"/> names the batches that hold its records, so only those are read, and
+/// the un-billings and re-billings of those hours among them (<see cref="TrafficLedger"/>).
 /// </summary>
 public static class RawTraffic
 {
@@ -22,7 +23,8 @@ public static class RawTraffic
         {
             var keys = batches.Select(TrafficStreams.KeyOf).ToArray();
             var events = await session.Events.QueryAllRawEvents().Where(x => x.StreamKey.IsOneOf(keys)).ToListAsync(ct);
-            foreach (var r in events.Select(x => x.Data).OfType<TrafficRecorded>().SelectMany(t => t.Records))
+            // Net of un-billings: the records billed now (TrafficLedger).
+            foreach (var r in TrafficLedger.Billed(events.Select(x => x.Data)))
                 if (found.TryGetValue(r.EndpointId, out var list) && hoursByEndpoint[r.EndpointId].Contains(EndpointHours.FloorToHour(r.At))) list.Add(r);
         }
         return found.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<TrafficProcessed>)kv.Value);

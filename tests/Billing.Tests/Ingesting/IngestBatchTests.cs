@@ -51,7 +51,7 @@ public sealed class IngestBatchTests
         Assert.Equal(("r-6", "missing-field"), (letter.RecordId, letter.Code));
         Assert.Equal(Endpoint, (await session.LoadAsync<EndpointTimeline>(Endpoint))!.Id);
         var hours = await TrafficHoursTable.InPeriodAsync(session, [Endpoint], new BillingPeriod(2026, 10), CancellationToken.None);
-        Assert.Equal([new TrafficBucket(24 + 8, "use1-az1", "use1-az2", 5m * GiB)], hours[Endpoint]);
+        Assert.Equal([new TrafficBucket(24 + 8, "use1-az1", "use1-az2", 5m * GiB, Records: 2)], hours[Endpoint]); // r-3 and r-4
         var usage = await host.UsageAsync(Account, "2026-10");
         Assert.Equal(5m * GiB, usage.DataProcessed.Sum(d => d.Bytes));
     }

@@ -8,7 +8,7 @@ namespace Billing.Tests.Metering;
 public sealed class TrafficHoursTests
 {
     [Fact]
-    public void Records_add_up_per_endpoint_clock_hour_az_and_source()
+    public void Records_add_up_per_endpoint_clock_hour_az_and_source_and_are_counted()
     {
         var at = Instant.FromUtc(2026, 10, 5, 13, 20);
         var hours = TrafficHours.Sum([
@@ -22,10 +22,10 @@ public sealed class TrafficHoursTests
         var thirteen = Instant.FromUtc(2026, 10, 5, 13, 0);
         Assert.Equal(
             [
-                new TrafficHour("vpce-1", thirteen, "use1-az1", "use1-az2", 12),
+                new TrafficHour("vpce-1", thirteen, "use1-az1", "use1-az2", 12, Records: 2),
                 new TrafficHour("vpce-1", thirteen, "use1-az1", null, 1),
                 new TrafficHour("vpce-1", thirteen + Duration.FromHours(1), "use1-az1", null, 2),
-                new TrafficHour("vpce-2", thirteen, "use1-az1", null, 2_000_000_000_000_000m),
+                new TrafficHour("vpce-2", thirteen, "use1-az1", null, 2_000_000_000_000_000m, Records: 2),
             ],
             hours.OrderBy(h => h.EndpointId).ThenBy(h => h.Hour).ThenBy(h => h.SourceAzId is null).ToList());
     }
@@ -36,6 +36,13 @@ public sealed class TrafficHoursTests
         var october = new BillingPeriod(2026, 10);
         var bucket = TrafficHours.InPeriod(new TrafficHour("vpce-1", Instant.FromUtc(2026, 10, 5, 13, 0), "use1-az1", null, 3), october);
         Assert.Equal(new TrafficBucket(4 * 24 + 13, "use1-az1", null, 3), bucket);
+    }
+
+    [Fact]
+    public void Hours_taken_off_are_the_same_hours_in_negative_bytes_and_records()
+    {
+        var hour = new TrafficHour("vpce-1", Instant.FromUtc(2026, 10, 5, 13, 0), "use1-az1", "use1-az2", 12, 2);
+        Assert.Equal([hour with { Bytes = -12, Records = -2 }], TrafficHours.Negated([hour]));
     }
 
     [Theory]

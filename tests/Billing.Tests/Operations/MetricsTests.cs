@@ -25,18 +25,7 @@ public class MetricsTests
     const string E = "vpce-66666666666666666";
 
     /// <summary>The value of the one sample of <paramref name="name"/> whose labels include <paramref name="labels"/>; null when there is none.</summary>
-    static double? Sample(string scrape, string name, params (string Key, string Value)[] labels)
-    {
-        var values = new List<double>();
-        foreach (Match m in Regex.Matches(scrape, $@"^{Regex.Escape(name)}(?:\{{(?<labels>[^}}]*)\}})? (?<value>\S+)", RegexOptions.Multiline))
-        {
-            var present = Regex.Matches(m.Groups["labels"].Value, "(?<k>[a-zA-Z_][a-zA-Z0-9_]*)=\"(?<v>[^\"]*)\"")
-                .ToDictionary(l => l.Groups["k"].Value, l => l.Groups["v"].Value);
-            if (labels.All(l => present.TryGetValue(l.Key, out var v) && v == l.Value))
-                values.Add(double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
-        }
-        return values.Count switch { 0 => null, 1 => values[0], _ => throw new InvalidOperationException($"{values.Count} samples of {name} match") };
-    }
+    static double? Sample(string scrape, string name, params (string Key, string Value)[] labels) => Prometheus.Sample(scrape, name, labels);
 
     static async Task<string> ScrapeAsync(BillingTestHost host)
     {

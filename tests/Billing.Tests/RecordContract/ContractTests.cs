@@ -42,12 +42,25 @@ public class ContractTests
 
     static string Line(int index) => Lines[index];
 
-    [Fact]
-    public void A_whole_number_of_bytes_written_with_an_exponent_is_that_number()
+    [Theory]
+    [InlineData("1e3", "1000")]
+    [InlineData("1E3", "1000")]
+    [InlineData("1.0", "1")]
+    [InlineData("-0.0", "0")]
+    [InlineData("100.000", "100")]
+    public void A_whole_number_of_bytes_written_with_a_fraction_or_an_exponent_is_refused_as_not_an_integer_literal(string written, string digits)
     {
-        var parsed = RecordParser.Parse("{" + Traffic + ",\"bytes\":1e3}", Context);
-        Assert.Equal(1000L, ((TrafficProcessed)parsed.Record!).Bytes);
+        var parsed = RecordParser.Parse("{" + Traffic + ",\"bytes\":" + written + "}", Context);
+        Assert.Equal(("invalid-field", $"field 'bytes' {written} is not an integer literal: a count of bytes has no fraction or exponent (write {digits})"),
+            (parsed.Error?.Code, parsed.Error?.Message));
     }
+
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData("-0", 0L)] // the integer literal 0 with a sign (RFC 8259's int): the same count
+    [InlineData("1000000000000000", 1_000_000_000_000_000L)]
+    public void An_integer_literal_of_bytes_is_that_number(string written, long bytes) =>
+        Assert.Equal(bytes, ((TrafficProcessed)RecordParser.Parse("{" + Traffic + ",\"bytes\":" + written + "}", Context).Record!).Bytes);
 
     [Fact]
     public void Parsed_values_are_typed_exactly()

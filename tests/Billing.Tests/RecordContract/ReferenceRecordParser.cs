@@ -270,6 +270,7 @@ public static partial class ReferenceRecordParser
                     if (sign < 0) Error ??= RecordError.Invalid("bytes", $"{text} is negative");
                     else if (!exact || value > MaxBytes) Error ??= RecordError.Invalid("bytes", $"{text} is above the maximum of 10^15");
                     else if (value != decimal.Truncate(value)) Error ??= RecordError.Invalid("bytes", $"{text} is not a whole number of bytes");
+                    else if (b.GetRawText().IndexOfAny(['.', 'e', 'E']) >= 0) Error ??= RecordError.Invalid("bytes", $"{text} is not an integer literal: a count of bytes has no fraction or exponent (write {decimal.Truncate(value).ToString(System.Globalization.CultureInfo.InvariantCulture)})");
                     else bytes = (long)value;
                 }
             }

@@ -15,7 +15,9 @@ namespace Billing.Tests.Support;
 /// <summary>
 /// The real service in-process: Kestrel on a free loopback port, Wolverine with its PostgreSQL
 /// queue, Marten with the async daemon, on a database of the test's own. Time is a
-/// <see cref="TestClock"/>; retries are quick.
+/// <see cref="TestClock"/>; retries are quick. Traced as production is with a collector: every host
+/// exports its spans of Marten, Wolverine, Npgsql and ASP.NET Core to the shared <see cref="OtlpReceiver"/>,
+/// so no path can work only untraced.
 /// </summary>
 public sealed class BillingTestHost : IAsyncDisposable
 {
@@ -32,9 +34,12 @@ public sealed class BillingTestHost : IAsyncDisposable
     public static async Task<BillingTestHost> StartAsync(string? connectionString = null, Func<BillingSettings, BillingSettings>? configure = null, Instant? now = null, bool operatorKey = true)
     {
         connectionString ??= await PostgresServer.CreateDatabaseAsync("billing_test");
+        var otlp = await OtlpReceiver.Shared;
         var settings = BillingSettings.FromEnvironment() with
         {
             ConnectionString = connectionString,
+            OtlpEndpoint = otlp.Endpoint,
+            OtlpProtocol = "http/protobuf",
             Urls = "http://127.0.0.1:0",
             RetryDelay = TimeSpan.FromMilliseconds(300),
             RetryWindow = Duration.FromMinutes(10),
