@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Billing.Tests.Support;
 using Npgsql;
 using NodaTime;
@@ -30,10 +28,6 @@ public class FailingCloseTests
         ready["checks"]!["closing"]!["periods"]!.AsArray().FirstOrDefault(p => (string)p!["period"]! == period);
 
     static int Failures(JsonNode ready, string period) => Period(ready, period) is { } p ? (int)p["failures"]! : 0;
-
-    static double? Sample(string scrape, string name) =>
-        Regex.Match(scrape, $@"^{Regex.Escape(name)}(?:\{{[^}}]*\}})? (?<v>\S+)", RegexOptions.Multiline) is { Success: true } m
-            ? double.Parse(m.Groups["v"].Value, CultureInfo.InvariantCulture) : null;
 
     async Task<string> ScrapeAsync(BillingTestHost host) => await (await host.Http.GetAsync("/metrics")).Content.ReadAsStringAsync();
 
@@ -88,12 +82,12 @@ public class FailingCloseTests
                 var s = await ScrapeAsync(host);
                 var after = Failures((await ReadyAsync(anonymous)).Body, "2026-10");
                 return (s, before == after ? after : -1);
-            }, r => r.Item2 >= 2 && Sample(r.Item1, "billing_close_failures_total") == r.Item2, TimeSpan.FromSeconds(90),
+            }, r => r.Item2 >= 2 && Prometheus.Sample(r.Item1, "billing_close_failures_total") == r.Item2, TimeSpan.FromSeconds(90),
                 "billing_close_failures_total equal to the failed attempts recorded, after a retry failed too", describe: r => $"recorded {r.Item2}\n{r.Item1}");
             // One close of October is in flight however many ticks passed: the retried one, scheduled in Wolverine's inbox.
             Assert.Equal(1L, await host.ScalarAsync("select count(*) from billing.wolverine_incoming_envelopes where message_type = 'Billing.Host.Features.ClosePeriod' and status <> 'Handled'"));
-            Assert.Equal(1, Sample(scrape, "billing_periods_overdue"));
-            Assert.Equal(0, Sample(scrape, "billing_parked_messages"));
+            Assert.Equal(1, Prometheus.Sample(scrape, "billing_periods_overdue"));
+            Assert.Equal(0, Prometheus.Sample(scrape, "billing_parked_messages"));
             Assert.Equal(0L, await host.ScalarAsync("select count(*) from billing.mt_doc_issuedinvoice"));
 
             // The cause goes away: the next retry closes October and issues its invoices, and readiness is 200 again.
@@ -105,8 +99,8 @@ public class FailingCloseTests
             await Eventually.UntilAsync(async () => await host.ScalarAsync("select count(*) from billing.mt_doc_issuedinvoice where data ->> 'period' = '2026-10' and data ->> 'pdfSha256' <> ''") == 2,
                 TimeSpan.FromSeconds(60), "October's two invoices issued with their PDFs");
             Assert.Equal(0L, await host.ScalarAsync("select count(*) from billing.mt_doc_closefailure"));
-            var final = await Eventually.UntilAsync(() => ScrapeAsync(host), s => Sample(s, "billing_periods_overdue") == 0, TimeSpan.FromSeconds(30), "the overdue gauge back to 0");
-            Assert.True(Sample(final, "billing_close_failures_total") >= counted);
+            var final = await Eventually.UntilAsync(() => ScrapeAsync(host), s => Prometheus.Sample(s, "billing_periods_overdue") == 0, TimeSpan.FromSeconds(30), "the overdue gauge back to 0");
+            Assert.True(Prometheus.Sample(final, "billing_close_failures_total") >= counted);
         }
         finally
         {

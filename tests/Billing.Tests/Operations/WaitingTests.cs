@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -39,12 +38,6 @@ public class WaitingTests
         var response = await anonymous.GetAsync("/health/ready");
         return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
     }
-
-    static double? Sample(string scrape, string name, string? queue = null) =>
-        Regex.Match(scrape, $@"^{Regex.Escape(name)}(?:\{{(?<labels>[^}}]*)\}})? (?<v>\S+)$", RegexOptions.Multiline) is var first && queue is null
-            ? first.Success ? double.Parse(first.Groups["v"].Value, CultureInfo.InvariantCulture) : null
-            : Regex.Matches(scrape, $@"^{Regex.Escape(name)}\{{(?<labels>[^}}]*)\}} (?<v>\S+)$", RegexOptions.Multiline)
-                .Where(m => m.Groups["labels"].Value.Contains($"queue=\"{queue}\"")).Select(m => (double?)double.Parse(m.Groups["v"].Value, CultureInfo.InvariantCulture)).SingleOrDefault();
 
     /// <summary>Stops the listener of a queue (matched by its URI's end) for two minutes: what is sent to it waits there.</summary>
     static async Task<IListeningAgent> PauseAsync(BillingTestHost host, string queue)
@@ -99,11 +92,11 @@ public class WaitingTests
         Assert.Equal("postgresql", (string)ready["checks"]!["queues"]!["transport"]!);
 
         var scrape = await (await host.Http.GetAsync("/metrics")).Content.ReadAsStringAsync();
-        Assert.Equal(3, Sample(scrape, "billing_waiting_records"));
-        Assert.Equal(120, Sample(scrape, "billing_waiting_oldest_seconds"));
-        Assert.Equal(0, Sample(scrape, "billing_queue_depth", $"{Queue(0)}_scheduled"));
-        Assert.Equal(1, Sample(scrape, "billing_queue_depth", Queue(2)));
-        Assert.Equal(0, Sample(scrape, "billing_queue_depth", Queue(3)));
+        Assert.Equal(3, Prometheus.Sample(scrape, "billing_waiting_records"));
+        Assert.Equal(120, Prometheus.Sample(scrape, "billing_waiting_oldest_seconds"));
+        Assert.Equal(0, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", $"{Queue(0)}_scheduled")));
+        Assert.Equal(1, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", Queue(2))));
+        Assert.Equal(0, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", Queue(3))));
 
         // The partition listens again: its batch is decided and its queue is empty; the retries still wait.
         await paused.StartAsync();
@@ -143,10 +136,10 @@ public class WaitingTests
         Assert.Equal((1L, 1L, 0L, 0L, 0L), ((long)depths["usage"]!, (long)depths[Queue(2)]!, (long)depths[Queue(0)]!, (long)depths[Queue(1)]!, (long)depths[Queue(3)]!));
 
         var scrape = await (await host.Http.GetAsync("/metrics")).Content.ReadAsStringAsync();
-        Assert.Equal(3, Sample(scrape, "billing_waiting_records"));
-        Assert.Equal(1, Sample(scrape, "billing_queue_depth", "usage"));
-        Assert.Equal(1, Sample(scrape, "billing_queue_depth", Queue(2)));
-        Assert.Equal(0, Sample(scrape, "billing_queue_depth", Queue(0)));
+        Assert.Equal(3, Prometheus.Sample(scrape, "billing_waiting_records"));
+        Assert.Equal(1, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", "usage")));
+        Assert.Equal(1, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", Queue(2))));
+        Assert.Equal(0, Prometheus.Sample(scrape, "billing_queue_depth", ("queue", Queue(0))));
 
         await partition.StartAsync();
         await producers.StartAsync();
