@@ -13,6 +13,7 @@ using Wolverine;
 using Wolverine.Marten;
 using Wolverine.Postgresql;
 using Wolverine.RabbitMQ;
+using Wolverine.Runtime.Agents;
 
 namespace Billing.Host;
 
@@ -83,7 +84,10 @@ public static class BillingHost
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             Features.Webhooks.WebhookWiring.ConfigureMessaging(opts, settings);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
-            if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
+            // A close waiting for its retry is a row of the inbox, so it outlives its node and the tick sees it (CloseRetries).
+            opts.LocalQueueFor<ClosePeriod>().UseDurableInbox();
+            // One timer agent in the cluster ticks (docs/operations.md); a duplicate tick only closes again, which is idempotent.
+            if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>(CloseSchedule.Cron(settings.CloseTickSeconds));
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
             opts.UseRuntimeCompilation();
         });
@@ -120,7 +124,8 @@ public static class BillingHost
 
     /// <summary>
     /// How fast the nodes notice one another: a node silent for BILLING_NODE_STALE_SECONDS loses its
-    /// partitions to a live one (Wolverine's default is a minute, with health checks every 10 s).
+    /// partitions to a live one (Wolverine's default is a minute, with health checks every 10 s), and
+    /// a node live again for as long gets its even share back (<see cref="PartitionRebalancing"/>).
     /// </summary>
     static void ConfigureNodes(WolverineOptions opts, BillingSettings settings)
     {
@@ -130,6 +135,10 @@ public static class BillingHost
         opts.Durability.CheckAssignmentPeriod = stale / 2;
         // A lone node leads and owns every partition at once: Wolverine's first check is after 3 s.
         opts.Durability.FirstHealthCheckExecution = TimeSpan.FromMilliseconds(100);
+        // Wolverine's even distribution never moves a running partition to a node below its share; this family does.
+        // A move unconfirmed after two assignment periods may be decided again, as Wolverine retries its own.
+        var moveTimeout = opts.Durability.CheckAssignmentPeriod * 2;
+        opts.Services.AddSingleton<IAgentFamily>(sp => new PartitionRebalancing(stale, moveTimeout, sp.GetRequiredService<ILogger<PartitionRebalancing>>()));
     }
 
     /// <summary>

@@ -19,9 +19,13 @@ namespace Billing.Host;
 /// save up; default 50 and 100), BILLING_MAX_BODY_BYTES (the largest request body; default 16 MiB),
 /// BILLING_READY_MAX_LAG_SECONDS (projection lag past which /health/ready is unhealthy; default 300),
 /// BILLING_READY_MAX_WAITING_SECONDS (age of the oldest waiting record past which /health/ready is
-/// unhealthy; default the retry window plus 5 minutes), OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics
-/// are exported over OTLP only when it is set; docs/operations.md) and OTEL_EXPORTER_OTLP_PROTOCOL
-/// (grpc, the exporter's default, or http/protobuf),
+/// unhealthy; default the retry window plus 5 minutes), BILLING_CLOSE_TICK_SECONDS (how often `serve`'s
+/// schedule closes the due periods; default 600, every 10 minutes; it must divide a minute, an hour or
+/// a day evenly), BILLING_READY_MAX_OVERDUE_SECONDS (how long a period may stay not closed after it fell
+/// due before /health/ready is unhealthy; default three ticks, 1800 s), BILLING_READY_MAX_PARKED_MESSAGES
+/// (how many messages Wolverine may have parked before /health/ready is unhealthy; default 0),
+/// OTEL_EXPORTER_OTLP_ENDPOINT (traces and metrics are exported over OTLP only when it is set;
+/// docs/operations.md) and OTEL_EXPORTER_OTLP_PROTOCOL (grpc, the exporter's default, or http/protobuf),
 /// BILLING_JWT_AUTHORITY (an OpenID Connect issuer whose JWTs are accepted beside API keys; default none),
 /// BILLING_JWT_AUDIENCE (default billing), BILLING_JWT_ROLE_CLAIM (default billing_role) and
 /// BILLING_JWT_ACCOUNT_CLAIM (default billing_account): see docs/jwt.md. BILLING_WEBHOOK_*: see
@@ -49,12 +53,18 @@ public sealed record BillingSettings(
     double? ReadyMaxWaitingSecondsOverride = null,
     string? OtlpEndpoint = null,
     string? OtlpProtocol = null,
+    int CloseTickSeconds = BillingSettings.DefaultCloseTickSeconds,
+    double? ReadyMaxOverdueSecondsOverride = null,
+    long ReadyMaxParkedMessages = 0,
     string? JwtAuthority = null,
     string JwtAudience = "billing",
     string JwtRoleClaim = "billing_role",
     string JwtAccountClaim = "billing_account",
     Features.Webhooks.WebhookSettings? Webhooks = null)
 {
+    /// <summary>The schedule closes due periods every 10 minutes unless BILLING_CLOSE_TICK_SECONDS says otherwise.</summary>
+    public const int DefaultCloseTickSeconds = 600;
+
     /// <summary>A full batch of 10,000 records is about 3-4 MB of JSON; four times that leaves room for long ids and addresses.</summary>
     public const long DefaultMaxBodyBytes = 16 * 1024 * 1024;
 
@@ -65,7 +75,9 @@ public sealed record BillingSettings(
         builder.Append($"RetryWindow = {RetryWindow}, RetryDelay = {RetryDelay}, QueuePollingInterval = {QueuePollingInterval}, PriceBookPath = {PriceBookPath}, ");
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
-        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
+        builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, ");
+        builder.Append($"CloseTickSeconds = {CloseTickSeconds}, ReadyMaxOverdueSeconds = {ReadyMaxOverdueSeconds}, ReadyMaxParkedMessages = {ReadyMaxParkedMessages}, ");
+        builder.Append($"Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
         builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}, ");
         builder.Append($"Webhooks = {Webhooks}");
         return true;
@@ -96,6 +108,16 @@ public sealed record BillingSettings(
     /// </summary>
     public double ReadyMaxWaitingSeconds => ReadyMaxWaitingSecondsOverride ?? (RetryWindow + Duration.FromMinutes(5)).TotalSeconds;
 
+    /// <summary>
+    /// A due period is closed by the first tick after its due time, or by a retry after a failed close
+    /// (10 s, 30 s, 1 min, 5 min, then every tick); not closed three ticks later (default 1800 s), its
+    /// closes keep failing or nothing ticks.
+    /// </summary>
+    public double ReadyMaxOverdueSeconds => ReadyMaxOverdueSecondsOverride ?? 3.0 * CloseTickSeconds;
+
+    /// <summary>How often the schedule closes the due periods.</summary>
+    public TimeSpan CloseTick => TimeSpan.FromSeconds(CloseTickSeconds);
+
     public static BillingSettings FromEnvironment()
     {
         string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
@@ -118,6 +140,9 @@ public sealed record BillingSettings(
             ReadyMaxWaitingSecondsOverride: Env("BILLING_READY_MAX_WAITING_SECONDS") is { } waiting ? double.Parse(waiting, System.Globalization.CultureInfo.InvariantCulture) : null,
             OtlpEndpoint: Env("OTEL_EXPORTER_OTLP_ENDPOINT"),
             OtlpProtocol: Env("OTEL_EXPORTER_OTLP_PROTOCOL"),
+            CloseTickSeconds: int.Parse(Env("BILLING_CLOSE_TICK_SECONDS") ?? $"{DefaultCloseTickSeconds}", System.Globalization.CultureInfo.InvariantCulture),
+            ReadyMaxOverdueSecondsOverride: Env("BILLING_READY_MAX_OVERDUE_SECONDS") is { } overdue ? double.Parse(overdue, System.Globalization.CultureInfo.InvariantCulture) : null,
+            ReadyMaxParkedMessages: long.Parse(Env("BILLING_READY_MAX_PARKED_MESSAGES") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
             JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
             JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
             JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",

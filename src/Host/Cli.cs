@@ -86,12 +86,12 @@ public static class Cli
         });
         config.AddBranch("dead-letters", deadLetters =>
         {
-            deadLetters.SetDescription("rejected records: dead-letters list | dead-letters replay");
+            deadLetters.SetDescription("rejected records, or with --messages the messages Wolverine parked: dead-letters list | dead-letters replay");
             deadLetters.SetDefaultCommand<MissingVerb>();
             cli.Verb<DeadLetters.ListSettings>(deadLetters, "dead-letters list", (s, _) => WithHostAsync(clock, (services, ct) => DeadLetters.ListCommandAsync(services, s, ct)))
-                .WithDescription("rejected records with their reasons and original JSON");
+                .WithDescription("rejected records with their reasons and original JSON; --messages: the messages Wolverine parked, with their errors");
             cli.Verb<DeadLetters.ReplaySettings>(deadLetters, "dead-letters replay", (s, _) => WithHostAsync(clock, (services, ct) => DeadLetters.ReplayCommandAsync(services, s, ct)))
-                .WithDescription("submit dead letters again through the bus (say, once the missing endpoint.created was sent)");
+                .WithDescription("submit dead letters again through the bus (say, once the missing endpoint.created was sent); --messages: send parked messages again");
         });
         config.AddBranch("keys", keys =>
         {
@@ -156,6 +156,14 @@ public static class Cli
     static async Task<int> ServeAsync(NodaTime.IClock clock)
     {
         var settings = BillingSettings.FromEnvironment() with { RunSchedules = true };
+        try
+        {
+            CloseSchedule.Cron(settings.CloseTickSeconds);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliException(e.Message);
+        }
         await Database.EnsureExistsAsync(settings.ConnectionString);
         var app = BuildWebApp([], settings, clock);
         await app.StartAsync();

@@ -8,12 +8,21 @@ using Marten.Events;
 using NodaTime;
 using Spectre.Console.Cli;
 using Wolverine;
+using Wolverine.Util;
 
 namespace Billing.Host.Features;
 
 /// <summary>`billing close --period YYYY-MM`: closes a period now, ignoring the grace period, and waits for every invoice.</summary>
 public static class CloseCommand
 {
+    /// <summary>The exit code of a close that failed (2 is a usage error).</summary>
+    public const int Failed = 1;
+
+    /// <summary>The close committed, but issuing its invoices failed and Wolverine parked the message: waiting longer would wait forever.</summary>
+    public sealed class CloseFailed(string message) : Exception(message);
+
+    static readonly string[] IssuingTypes = [.. new[] { typeof(IssueInvoices), typeof(IssueInvoice), typeof(RenderInvoicePdfs) }.Select(t => t.ToMessageTypeName())];
+
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--period <YYYY-MM>", isRequired: true), Description("the billing period to close; older than the late window it is refused")]
@@ -31,7 +40,22 @@ public static class CloseCommand
         var now = services.GetRequiredService<IClock>().GetCurrentInstant();
         if (window.IsFrozen(period, now))
             throw new CliException($"{period} is frozen: it is older than the late window ({window.Periods} periods; the oldest open period is {window.OldestOpen(now)}), so it is never invoiced for the first time");
-        var issued = await CloseAsync(services, period, Access.Actor.CurrentUser, ct);
+        IReadOnlyList<IssuedInvoice> issued;
+        try
+        {
+            issued = await CloseAsync(services, period, Access.Actor.CurrentUser, ct);
+        }
+        catch (CloseFailed failed)
+        {
+            Console.Error.WriteLine($"billing: {failed.Message}");
+            return Failed;
+        }
+        catch (Exception e) when (e is not (CliException or OperationCanceledException or OutOfMemoryException))
+        {
+            // The failure is recorded (CloseRetries) so /health/ready on every node reports it until a close succeeds.
+            Console.Error.WriteLine($"billing: closing {period} failed: {CloseRetries.Describe(e)}");
+            return Failed;
+        }
         // The summary line keeps its shape for scripts; who closed goes to stderr and onto the close record.
         Console.WriteLine($"closed {period}: {issued.Count:N0} invoices issued");
         Console.Error.WriteLine($"billing: {period} closed by {Access.Actor.CurrentUser}");
@@ -49,6 +73,7 @@ public static class CloseCommand
         var store = services.GetRequiredService<IDocumentStore>();
         var clock = services.GetRequiredService<IClock>();
         var started = clock.GetCurrentInstant();
+        var parkedBefore = (await ParkedIssuingAsync(store, ct)).Select(p => p.Id).ToHashSet();
         using (var scope = services.CreateScope())
         {
             var bus = scope.ServiceProvider.GetRequiredService<IMessageContext>();
@@ -79,8 +104,31 @@ public static class CloseCommand
                 var invoices = await session.Query<IssuedInvoice>().Where(x => x.Period == period.ToString()).ToListAsync(ct);
                 return invoices.OrderBy(i => i.Number, StringComparer.Ordinal).ToList();
             }
+            if ((await ParkedIssuingAsync(store, ct)).Where(p => !parkedBefore.Contains(p.Id)).ToList() is [var parked, ..])
+                throw new CloseFailed($"{period} is closed, but issuing its invoices failed: {parked.Error} (Wolverine parked {parked.Type[(parked.Type.LastIndexOf('.') + 1)..]} {parked.Id}; "
+                                      + $"once the cause is fixed, billing dead-letters replay --messages --id {parked.Id} issues them)");
             // Each poll reads every invoice document of the period on the two cores the close needs, so once a second is enough.
             await Task.Delay(TimeSpan.FromSeconds(1), ct);
         }
+    }
+
+    /// <summary>Issuing messages Wolverine parked (in the message store's dead letters, not marked for replay).</summary>
+    static async Task<IReadOnlyList<(Guid Id, string Type, string Error)>> ParkedIssuingAsync(IDocumentStore store, CancellationToken ct)
+    {
+        var schema = ((DocumentStore)store).Options.DatabaseSchemaName;
+        await using var connection = store.Storage.Database.CreateConnection();
+        await connection.OpenAsync(ct);
+        await using var command = new Npgsql.NpgsqlCommand(
+            $"select id, message_type, coalesce(exception_type, ''), coalesce(exception_message, '') from {schema}.wolverine_dead_letters " +
+            "where message_type = any(@types) and archived_at is null and not coalesce(replayable, false)", connection);
+        command.Parameters.AddWithValue("types", IssuingTypes);
+        var parked = new List<(Guid, string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var type = reader.GetString(2);
+            parked.Add((reader.GetGuid(0), reader.GetString(1), $"{type[(type.LastIndexOf('.') + 1)..]}: {reader.GetString(3).Split('\n', 2)[0].Trim()}"));
+        }
+        return parked;
     }
 }

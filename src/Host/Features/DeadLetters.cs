@@ -17,7 +17,8 @@ namespace Billing.Host.Features;
 /// Rejected records, kept with their reason, their original JSON and when they arrived:
 /// GET /api/dead-letters[?code=CODE], `billing dead-letters list [--code CODE] [--json]`, and
 /// `billing dead-letters replay [--id ID | --all]`, which submits them again through the bus
-/// (say, once the missing endpoint.created was sent) and reports what became of them.
+/// (say, once the missing endpoint.created was sent) and reports what became of them. With
+/// `--messages` both verbs work on the messages Wolverine parked instead (<see cref="ParkedMessages"/>).
 /// </summary>
 public static class DeadLetters
 {
@@ -105,6 +106,9 @@ public static class DeadLetters
 
         [CommandOption("--json"), Description("the JSON of GET /api/dead-letters instead of lines")]
         public bool Json { get; init; }
+
+        [CommandOption("--messages"), Description("the messages Wolverine parked after their handling failed (its dead-letter storage, and RabbitMQ's dead-letter queue), not rejected records")]
+        public bool Messages { get; init; }
     }
 
     public sealed class ReplaySettings : CommandSettings
@@ -114,10 +118,25 @@ public static class DeadLetters
 
         [CommandOption("--all"), Description("every dead letter not replayed before")]
         public bool All { get; init; }
+
+        [CommandOption("--messages"), Description("send parked messages again (all of them, or the one of --id) instead of rejected records")]
+        public bool Messages { get; init; }
     }
 
     public static async Task<int> ListCommandAsync(IServiceProvider services, ListSettings args, CancellationToken ct)
     {
+        if (args.Messages)
+        {
+            if (args.Code is not null) throw new CliException("--code picks rejected records; parked messages have none (drop --messages or --code)");
+            var parked = await ParkedMessages.ListAsync(services, args.Limit, ct);
+            if (args.Json) Console.WriteLine(ParkedMessages.ToJson(parked).ToJsonString(Billing.Events.RecordJson.Options));
+            else
+            {
+                foreach (var p in parked) Console.WriteLine(ParkedMessages.ToLine(p));
+                Console.WriteLine($"{parked.Count} parked messages");
+            }
+            return 0;
+        }
         await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
         var letters = await ListAsync(session, args.Code, args.Limit, ct);
         if (args.Json) Console.WriteLine(ToJson(letters).ToJsonString(Billing.Events.RecordJson.Options));
@@ -132,6 +151,14 @@ public static class DeadLetters
 
     public static async Task<int> ReplayCommandAsync(IServiceProvider services, ReplaySettings args, CancellationToken ct)
     {
+        if (args.Messages)
+        {
+            var replayed = await ParkedMessages.ReplayAsync(services, args.Id, TimeSpan.FromMinutes(1), ct);
+            Console.WriteLine($"replayed {replayed.Store + replayed.Broker:N0} parked messages: {replayed.Store:N0} from the message store, {replayed.Broker:N0} from the broker's dead-letter queue");
+            if (replayed.NotMovedYet == 0) return 0;
+            Console.Error.WriteLine($"billing: {replayed.NotMovedYet:N0} of them are marked for replay but no node moved them back to their queues within a minute: is a serve node running?");
+            return 1;
+        }
         Guid? id = args.Id is { } text ? (Guid.TryParse(text, out var g) ? g : throw new CliException($"'{text}' is not a dead-letter id")) : null;
         if (id is null && !args.All) throw new CliException("usage: billing dead-letters replay --id ID | --all");
         var result = await ReplayAsync(services, id, Actor.CurrentUser, ct);

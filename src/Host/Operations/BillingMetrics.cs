@@ -22,12 +22,19 @@ public sealed class BillingMetrics
     readonly Histogram<double> _ingestDuration;
     readonly Counter<long> _invoicesIssued;
     readonly Histogram<double> _closeDuration;
-    volatile Readings _latest = Readings.None;
+    readonly Counter<long> _closeFailures;
+    Readings _latest = Readings.None;
 
-    /// <summary>The last figures read from the database (<see cref="ReadinessReader"/>), observed by the gauges.</summary>
+    /// <summary>The last figures read from the database and the broker (<see cref="ReadinessReader"/>), observed by the gauges.</summary>
     public sealed record Readings(long LagEvents, double LagSeconds, long WaitingRecords, double WaitingOldestSeconds)
     {
         public static readonly Readings None = new(0, 0, 0, 0);
+
+        /// <summary>Messages in each queue that holds what waits: queue name to depth (billing_queue_depth{queue}).</summary>
+        public IReadOnlyDictionary<string, long> QueueDepths { get; init; } = new Dictionary<string, long>();
+
+        public long ParkedMessages { get; init; }
+        public long PeriodsOverdue { get; init; }
     }
 
     // From the host's IMeterFactory, so each host's meter is its own and is disposed with it.
@@ -39,18 +46,36 @@ public sealed class BillingMetrics
         _ingestDuration = meter.CreateHistogram<double>("billing_ingest_batch_duration", "s", "One batch of records from its partitions' lock to its commit");
         _invoicesIssued = meter.CreateCounter<long>("billing_invoices_issued", description: "Invoices issued (committed with their numbers)");
         _closeDuration = meter.CreateHistogram<double>("billing_close_duration", "s", "One period's close, from reading its facts to the commit that fans out the issuing");
-        meter.CreateObservableGauge("billing_projection_lag_events", () => _latest.LagEvents, description: "Events appended that the slowest asynchronous projection has not applied yet");
-        meter.CreateObservableGauge("billing_projection_lag", () => _latest.LagSeconds, "s", "Age of the oldest event the slowest asynchronous projection has not applied yet");
-        meter.CreateObservableGauge("billing_waiting_records", () => _latest.WaitingRecords, description: "Records answered pending, waiting for their retry");
-        meter.CreateObservableGauge("billing_waiting_oldest", () => _latest.WaitingOldestSeconds, "s", "How long the oldest waiting record has been waiting since it arrived");
+        _closeFailures = meter.CreateCounter<long>("billing_close_failures", description: "Attempts to close a period that failed (each retry that fails counts again)");
+        meter.CreateObservableGauge("billing_projection_lag_events", () => Latest.LagEvents, description: "Events appended that the slowest asynchronous projection has not applied yet");
+        meter.CreateObservableGauge("billing_projection_lag", () => Latest.LagSeconds, "s", "Age of the oldest event the slowest asynchronous projection has not applied yet");
+        meter.CreateObservableGauge("billing_waiting_records", () => Latest.WaitingRecords, description: "Records answered pending, waiting for their retry");
+        meter.CreateObservableGauge("billing_waiting_oldest", () => Latest.WaitingOldestSeconds, "s", "How long the oldest waiting record has been waiting since it arrived");
+        meter.CreateObservableGauge("billing_queue_depth", () => Latest.QueueDepths.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
+            description: "Messages waiting in each ingest queue (PostgreSQL queue tables and their _scheduled tables, or RabbitMQ queues) and in the broker's dead-letter queue");
+        meter.CreateObservableGauge("billing_parked_messages", () => Latest.ParkedMessages, description: "Messages Wolverine has parked (its dead-letter storage and the broker's dead-letter queue): nothing retries them");
+        meter.CreateObservableGauge("billing_periods_overdue", () => Latest.PeriodsOverdue, description: "Due periods not closed longer than BILLING_READY_MAX_OVERDUE_SECONDS after they fell due");
     }
 
     /// <summary>Put into every session (StoreOptions.Listeners), so an op can find this host's metrics from its session.</summary>
     internal IDocumentSessionListener Marker => new MarkerListener(this);
 
-    public void Observe(Readings readings) => _latest = readings;
+    public void Observe(Readings readings) => Volatile.Write(ref _latest, readings);
 
-    public Readings Latest => _latest;
+    /// <summary>Changes some figures; readers of other figures at the same moment keep theirs (compare-and-swap).</summary>
+    public void Update(Func<Readings, Readings> change)
+    {
+        while (true)
+        {
+            var before = Volatile.Read(ref _latest);
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _latest, change(before), before), before)) return;
+        }
+    }
+
+    public Readings Latest => Volatile.Read(ref _latest);
+
+    /// <summary>One failed attempt to close a period (counted as it fails; the attempt's transaction rolled back).</summary>
+    public void CloseFailed() => _closeFailures.Add(1);
 
     static BillingMetrics? Of(IDocumentSession session) => session.Listeners.OfType<MarkerListener>().FirstOrDefault()?.Metrics;
 

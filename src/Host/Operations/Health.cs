@@ -10,7 +10,8 @@ namespace Billing.Host.Operations;
 
 /// <summary>
 /// /health/live (the process answers; touches nothing) and /health/ready (PostgreSQL with the
-/// schema, the bus, projection lag, waiting records, each against its threshold). Both unauthenticated
+/// schema, the bus, projection lag, waiting records, the queues' depths, parked messages and due
+/// periods not closed, each against its threshold). Both unauthenticated
 /// and free of customer data: figures and reasons only (docs/operations.md).
 /// </summary>
 public static class Health
@@ -30,7 +31,10 @@ public static class Health
             .AddCheck<PostgresqlCheck>("postgresql", tags: [Ready], timeout: CheckTimeout)
             .AddCheck<BusCheck>("bus", tags: [Ready], timeout: CheckTimeout)
             .AddCheck<ProjectionsCheck>("projections", tags: [Ready], timeout: CheckTimeout)
-            .AddCheck<WaitingCheck>("waiting", tags: [Ready], timeout: CheckTimeout);
+            .AddCheck<WaitingCheck>("waiting", tags: [Ready], timeout: CheckTimeout)
+            .AddCheck<QueuesCheck>("queues", tags: [Ready], timeout: CheckTimeout)
+            .AddCheck<ParkedCheck>("parked", tags: [Ready], timeout: CheckTimeout)
+            .AddCheck<ClosingCheck>("closing", tags: [Ready], timeout: CheckTimeout);
         return services;
     }
 
@@ -156,6 +160,95 @@ public sealed class WaitingCheck(ReadinessReader reader, BillingSettings setting
         catch (Exception e) when (e is NpgsqlException or OperationCanceledException or System.Net.Sockets.SocketException or TimeoutException)
         {
             return Health.Failed("waiting", e);
+        }
+    }
+}
+
+/// <summary>The depth of every queue where ingest waits: figures only, since a backlog during an import is no fault; unreadable is.</summary>
+public sealed class QueuesCheck(ReadinessReader reader) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            var queues = await reader.ReadQueuesAsync(ct);
+            return HealthCheckResult.Healthy(data: new Dictionary<string, object> { ["transport"] = queues.Transport, ["total"] = queues.Total, ["depths"] = queues.Depths });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return e is NpgsqlException or OperationCanceledException or System.Net.Sockets.SocketException or TimeoutException
+                ? Health.Failed("queues", e)
+                : HealthCheckResult.Unhealthy($"queues: the broker's queues cannot be read ({e.GetType().Name})");
+        }
+    }
+}
+
+/// <summary>Messages Wolverine parked: nothing retries them, so more than BILLING_READY_MAX_PARKED_MESSAGES (default 0) is unhealthy.</summary>
+public sealed class ParkedCheck(ReadinessReader reader, BillingSettings settings) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            var parked = await reader.ReadParkedAsync(ct);
+            var data = new Dictionary<string, object>
+            {
+                ["messages"] = parked.Total, ["store"] = parked.Store, ["broker"] = parked.Broker, ["replaying"] = parked.Replaying, ["byType"] = parked.ByType,
+            };
+            if (parked.Total <= settings.ReadyMaxParkedMessages) return HealthCheckResult.Healthy(data: data);
+            var what = parked.ByType.Select(t => $"{t.Value} {t.Key[(t.Key.LastIndexOf('.') + 1)..]}").ToList();
+            if (parked.Broker > 0) what.Add($"{parked.Broker} on the broker's {BrokerQueues.DeadLetterQueue}");
+            return HealthCheckResult.Unhealthy(
+                $"{parked.Total} messages are parked ({string.Join(", ", what)}), more than BILLING_READY_MAX_PARKED_MESSAGES={settings.ReadyMaxParkedMessages}: nothing retries them; billing dead-letters list --messages shows them, replay --messages sends them again",
+                data: data);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return e is NpgsqlException or OperationCanceledException or System.Net.Sockets.SocketException or TimeoutException
+                ? Health.Failed("parked", e)
+                : HealthCheckResult.Unhealthy($"parked: the broker's dead-letter queue cannot be read ({e.GetType().Name})");
+        }
+    }
+}
+
+/// <summary>
+/// Due periods not closed yet: unhealthy once one has been due longer than BILLING_READY_MAX_OVERDUE_SECONDS
+/// (<see cref="Billing.Invoicing.Closing.PeriodClose.NotClosed"/>), naming each, since when it is due, and its last failed close.
+/// </summary>
+public sealed class ClosingCheck(ReadinessReader reader, BillingSettings settings) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            var due = await reader.ReadClosingAsync(ct);
+            var data = new Dictionary<string, object>
+            {
+                ["due"] = due.Count,
+                ["overdue"] = due.Count(d => d.Overdue),
+                ["periods"] = due.Select(d => new Dictionary<string, object?>
+                {
+                    ["period"] = d.Period.ToString(),
+                    ["dueAt"] = Billing.Events.RecordParser.Format(d.DueAt),
+                    ["pastDueSeconds"] = Math.Round(d.PastDue.TotalSeconds, 3),
+                    ["overdue"] = d.Overdue,
+                    ["failures"] = d.Failure?.Failures ?? 0,
+                    ["lastFailedAt"] = d.Failure is { } f ? Billing.Events.RecordParser.Format(f.LastFailedAt) : null,
+                    ["lastError"] = d.Failure?.LastError,
+                }).ToList(),
+            };
+            var overdue = due.Where(d => d.Overdue).ToList();
+            if (overdue.Count == 0) return HealthCheckResult.Healthy(data: data);
+            var reasons = overdue.Select(d =>
+                $"{d.Period} is due since {Billing.Events.RecordParser.Format(d.DueAt)} and not closed ({Health.Seconds(d.PastDue.TotalSeconds)} s, more than BILLING_READY_MAX_OVERDUE_SECONDS={Health.Seconds(settings.ReadyMaxOverdueSeconds)}); " +
+                (d.Failure is { } f
+                    ? $"its close failed {f.Failures} times, last at {Billing.Events.RecordParser.Format(f.LastFailedAt)}: {f.LastError}"
+                    : "no close of it has failed: is a serve node running the schedule?"));
+            return HealthCheckResult.Unhealthy(string.Join("; ", reasons), data: data);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return Health.Failed("closing", e);
         }
     }
 }

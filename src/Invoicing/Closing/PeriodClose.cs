@@ -56,6 +56,25 @@ public static class PeriodClose
     public static IReadOnlyList<BillingPeriod> DuePeriods(Instant now, Duration grace, LateWindow window, IReadOnlySet<BillingPeriod> closed) =>
         window.OpenPeriods(now).Where(p => IsDue(p, now, grace) && !closed.Contains(p)).Order().ToList();
 
+    /// <summary>When a period falls due: its end plus the grace.</summary>
+    public static Instant DueAt(BillingPeriod period, Duration grace) => period.End + grace;
+
+    /// <summary>
+    /// The due periods not closed yet, each marked overdue once it has been due longer than
+    /// <paramref name="maxOverdue"/>. A node that started serving less than <paramref name="maxOverdue"/>
+    /// ago gives the schedule that long before it calls a period that fell due earlier overdue (a fresh
+    /// install's old periods wait for the first tick), unless a close of it has failed already.
+    /// </summary>
+    public static IReadOnlyList<DuePeriod> NotClosed(Instant now, Duration grace, LateWindow window, IReadOnlySet<BillingPeriod> closed,
+        IReadOnlyDictionary<BillingPeriod, CloseFailure> failures, Instant servingSince, Duration maxOverdue) =>
+        DuePeriods(now, grace, window, closed).Select(p =>
+        {
+            var dueAt = DueAt(p, grace);
+            var failure = failures.GetValueOrDefault(p);
+            var overdue = now - dueAt > maxOverdue && (failure is not null || now - servingSince > maxOverdue);
+            return new DuePeriod(p, dueAt, now - dueAt, failure, overdue);
+        }).ToList();
+
     /// <param name="by">who asked for the close (a key, a CLI user or the schedule), recorded on the close</param>
     public static CloseDecision Decide(PeriodFacts facts, LateWindow window, PriceBook priceBook, string? by = null)
     {

@@ -13,6 +13,7 @@ public static class InvoiceStore
         opts.Projections.Snapshot<IssuedInvoice>(SnapshotLifecycle.Inline);
         opts.Schema.For<IssuedInvoice>().Index(x => x.Number, i => i.IsUnique = true).Index(x => x.Period);
         opts.Schema.For<ClosedPeriod>();
+        opts.Schema.For<Closing.CloseFailure>();
 
         opts.Storage.ExtendedSchemaObjects.Add(InvoiceNumber.Counters());
 

@@ -43,13 +43,21 @@ public class HealthTests
         Assert.True(status == HttpStatusCode.OK, body.ToJsonString());
         Assert.Equal("Healthy", (string)body["status"]!);
         var checks = body["checks"]!;
-        Assert.Equal(["bus", "postgresql", "projections", "waiting"], checks.AsObject().Select(c => c.Key).Order());
+        Assert.Equal(["bus", "closing", "parked", "postgresql", "projections", "queues", "waiting"], checks.AsObject().Select(c => c.Key).Order());
         Assert.All(checks.AsObject(), c => Assert.Equal("Healthy", (string)c.Value!["status"]!));
         Assert.Equal("postgresql", (string)checks["bus"]!["transport"]!);
         Assert.Equal(0, (long)checks["projections"]!["lagEvents"]!);
         Assert.Equal(0d, (double)checks["projections"]!["lagSeconds"]!);
         Assert.Equal(0, (long)checks["waiting"]!["records"]!);
         Assert.Equal(0d, (double)checks["waiting"]!["oldestSeconds"]!);
+        // Every queue ingest waits in, empty; nothing parked.
+        Assert.Equal("""{"usage":0,"usage_partition1":0,"usage_partition1_scheduled":0,"usage_partition2":0,"usage_partition2_scheduled":0,"usage_partition3":0,"usage_partition3_scheduled":0,"usage_partition4":0,"usage_partition4_scheduled":0}""",
+            checks["queues"]!["depths"]!.ToJsonString());
+        Assert.Equal((0, 0), ((long)checks["queues"]!["total"]!, (long)checks["parked"]!["messages"]!));
+        // On 1 November, August and September are due and not closed (no schedule runs in the test); the node
+        // started a moment ago, so the schedule still has BILLING_READY_MAX_OVERDUE_SECONDS to close them.
+        Assert.Equal((2, 0), ((int)checks["closing"]!["due"]!, (int)checks["closing"]!["overdue"]!));
+        Assert.Equal(["2026-08", "2026-09"], checks["closing"]!["periods"]!.AsArray().Select(p => (string)p!["period"]!));
         // Nothing of the account or the endpoint appears in the answer.
         Assert.DoesNotContain(Account, body.ToJsonString());
         Assert.DoesNotContain(E, body.ToJsonString());

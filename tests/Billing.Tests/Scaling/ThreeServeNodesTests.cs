@@ -119,7 +119,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         output.WriteLine($"{lines.Count:N0} records over 3 nodes, one killed: usage of {expected.Count} accounts exact; {watch.Elapsed.TotalSeconds:0.0} s");
     }
 
-    static async Task PublishAsync(string amqpUri, IEnumerable<string[]> chunks)
+    internal static async Task PublishAsync(string amqpUri, IEnumerable<string[]> chunks)
     {
         var factory = new ConnectionFactory { Uri = new Uri(amqpUri) };
         await using var connection = await factory.CreateConnectionAsync("test-three-producer");
@@ -131,7 +131,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
     }
 
     /// <summary>An operator's key made by `billing keys create`, as an operator sets up a new database before the nodes serve.</summary>
-    static async Task<string> CreateOperatorKeyAsync(string dll, string db)
+    internal static async Task<string> CreateOperatorKeyAsync(string dll, string db)
     {
         await using var keys = ChildProcess.Start(dll, db, "keys", "create", "--role", "operator", "--name", "three-nodes");
         var exit = await keys.WaitForExitAsync(TimeSpan.FromMinutes(2));
@@ -164,13 +164,13 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         }
     }
 
-    sealed record Interval(int Partition, int Node, DateTime From, DateTime To);
+    internal sealed record Interval(int Partition, int Node, DateTime From, DateTime To);
 
     static readonly Regex LogLine = new(@"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) ", RegexOptions.Compiled);
     static readonly Regex Listening = new(@"(Started message listening at|Stopped message listener at) \S*usage_partition(\d+)", RegexOptions.Compiled);
 
     /// <summary>When a node listened to each partition's queue, from its own log on stdout, where the console logger writes (the killed node's last interval ends when it was killed).</summary>
-    static IEnumerable<Interval> ListeningIntervals(string log, int node, DateTime killedAt)
+    internal static IEnumerable<Interval> ListeningIntervals(string log, int node, DateTime killedAt)
     {
         var open = new Dictionary<int, DateTime>();
         DateTime? stamp = null;
@@ -185,7 +185,7 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
         foreach (var (partition, from) in open) yield return new Interval(partition, node, from, killedAt);
     }
 
-    static async Task<Dictionary<string, Guid>> AssignmentsAsync(string db)
+    internal static async Task<Dictionary<string, Guid>> AssignmentsAsync(string db)
     {
         await using var connection = new NpgsqlConnection(db);
         await connection.OpenAsync();
@@ -198,10 +198,10 @@ public sealed class ThreeServeNodesTests(ITestOutputHelper output)
 
     static Task<long> NodeCountAsync(string db) => DuplicatePublishTests.ScalarAsync(db, "select count(*) from billing.wolverine_nodes");
 
-    static Task<long> DecidedAsync(string db) =>
+    internal static Task<long> DecidedAsync(string db) =>
         DuplicatePublishTests.ScalarAsync(db, "select (select count(*) from billing.record_ids) + (select count(*) from billing.mt_doc_deadletter)");
 
-    static async Task<HttpStatusCode?> TryGetAsync(HttpClient http, string url)
+    internal static async Task<HttpStatusCode?> TryGetAsync(HttpClient http, string url)
     {
         try
         {

@@ -7,7 +7,9 @@ using Billing.Metering.Ingestion;
 using Marten;
 using NodaTime;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Marten;
+using Wolverine.Runtime.Handlers;
 
 namespace Billing.Host.Features;
 
@@ -21,6 +23,9 @@ public sealed record ClosePeriod(BillingPeriod Period, string? RequestedBy = nul
 /// </summary>
 public static class ClosePeriodHandler
 {
+    /// <summary>A close that fails is recorded and tried again, never parked (<see cref="CloseRetries"/>).</summary>
+    public static void Configure(HandlerChain chain) => chain.OnException<Exception>().ContinueWith(new CloseRetries());
+
     public static async Task<PeriodFacts> LoadAsync(ClosePeriod command, IDocumentSession session, LateWindow window, UsagePartitions partitions, IClock clock, CancellationToken ct)
     {
         Operations.BillingMetrics.StartClose(session);
@@ -50,6 +55,16 @@ public static class ClosePeriodHandler
         var outgoing = new OutgoingMessages();
         foreach (var group in decision.Groups) outgoing.Add(new IssueInvoices(command.Period, group, facts.EventSequence));
         foreach (var (account, earlier) in decision.Owed) outgoing.Add(new IssueInvoice(account, earlier));
-        return (decision.Closed is { } closed ? MartenOps.Store(closed) : MartenOps.Nothing(), outgoing);
+        return (decision.Closed is { } closed ? new RecordClosed(closed) : MartenOps.Nothing(), outgoing);
+    }
+
+    /// <summary>The close record, and the end of the period's failed closes, in the close's transaction.</summary>
+    sealed record RecordClosed(ClosedPeriod Closed) : IMartenOp
+    {
+        public void Execute(IDocumentSession session)
+        {
+            session.Store(Closed);
+            session.Delete<CloseFailure>(Closed.Id);
+        }
     }
 }

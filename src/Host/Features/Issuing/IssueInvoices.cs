@@ -8,7 +8,9 @@ using Marten;
 using NodaTime;
 using Npgsql;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Marten;
+using Wolverine.Runtime.Handlers;
 
 namespace Billing.Host.Features;
 
@@ -39,6 +41,8 @@ public sealed record OwedCharges(AccountCharges Charges, IssuingState State, lon
 /// </summary>
 public static class IssueInvoicesHandler
 {
+    public static void Configure(HandlerChain chain) => Issuing.RetryStoreFailures(chain);
+
     public static Task<IssuingState> LoadAsync(IssueInvoices command, IDocumentSession session, IClock clock, CancellationToken ct) =>
         Issuing.LoadStateAsync(session, command.Period, command.Accounts.Select(a => a.AccountId).ToList(), clock, ct);
 
@@ -48,6 +52,8 @@ public static class IssueInvoicesHandler
 
 public static class IssueInvoiceHandler
 {
+    public static void Configure(HandlerChain chain) => Issuing.RetryStoreFailures(chain);
+
     public static async Task<OwedCharges> LoadAsync(IssueInvoice command, IDocumentSession session, LateWindow window, PriceBook priceBook, UsagePartitions partitions, IClock clock, CancellationToken ct)
     {
         var (account, period) = (command.AccountId, command.Period);
@@ -73,6 +79,14 @@ public static class IssueInvoiceHandler
 /// <summary>The I/O both issuing handlers share: the state read under the lock, and the writes of a decision.</summary>
 public static class Issuing
 {
+    /// <summary>
+    /// A store that fails for a moment (PostgreSQL restarting, a lock held too long) is retried in place
+    /// after 1, 5 and 15 s; past that Wolverine parks the message, which /health/ready reports and
+    /// `billing dead-letters replay --messages` sends again. Without it one blip parked a close's issuing.
+    /// </summary>
+    public static void RetryStoreFailures(HandlerChain chain) =>
+        chain.OnException<NpgsqlException>().RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+
     /// <summary>
     /// Opens the transaction, reads the payers' profiles, then locks the year's numbers
     /// (<see cref="InvoiceNumbers.LockAsync"/>) and only then reads which of the invoices exist: a

@@ -23,6 +23,8 @@ public sealed record PendingPdfs(IReadOnlyList<IssuedInvoice> Invoices);
 /// </summary>
 public static class RenderInvoicePdfsHandler
 {
+    public static void Configure(Wolverine.Runtime.Handlers.HandlerChain chain) => Issuing.RetryStoreFailures(chain);
+
     public static async Task<PendingPdfs> LoadAsync(RenderInvoicePdfs command, IQuerySession session, CancellationToken ct)
     {
         var numbers = command.Numbers.ToArray();
