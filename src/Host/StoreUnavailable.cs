@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Npgsql;
+using Wolverine.ErrorHandling;
 
 namespace Billing.Host;
 
@@ -12,6 +13,23 @@ namespace Billing.Host;
 public static class StoreUnavailable
 {
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a handler waits before each new try while PostgreSQL is away: about four minutes in all, a restart or a failover.</summary>
+    static readonly TimeSpan[] Backoff = [.. new[] { 1, 2, 5, 10, 20, 30, 60, 60, 60 }.Select(s => TimeSpan.FromSeconds(s))];
+
+    /// <summary>
+    /// A handler whose store went away retries in place with <see cref="Backoff"/>, however Marten or
+    /// Wolverine wrapped Npgsql's exception (a MartenCommandException holding 57P01 once parked an
+    /// ingest batch at the first try); any other PostgreSQL error is retried after 1, 5 and 15 s. Past
+    /// that Wolverine parks the message, which /health/ready reports and `billing dead-letters replay
+    /// --messages` sends again.
+    /// </summary>
+    public static void RetryInPlace(Wolverine.Runtime.Handlers.HandlerChain chain)
+    {
+        chain.OnException(Is).RetryWithCooldown(Backoff);
+        chain.OnException(e => e is NpgsqlException || e.InnerException is NpgsqlException)
+            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+    }
 
     public static readonly string Message =
         $"the usage store (PostgreSQL) is unavailable; retry the same request in {RetryAfter.TotalSeconds:0} seconds (records already stored are answered as duplicates)";

@@ -63,13 +63,11 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
 public static class UsageMessageHandler
 {
     /// <summary>
-    /// A store that fails (PostgreSQL restarting) is retried in place, keeping the queue's order; after
-    /// three tries the message goes to the broker's dead-letter queue with its body, never requeued forever.
+    /// A store that fails (PostgreSQL restarting) is retried in place, keeping the queue's order
+    /// (<see cref="StoreUnavailable.RetryInPlace"/>); past that the message goes to the broker's
+    /// dead-letter queue with its body, never requeued forever.
     /// </summary>
-    public static void Configure(HandlerChain chain) =>
-        chain.OnException<NpgsqlException>()
-            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15))
-            .Then.MoveToErrorQueue();
+    public static void Configure(HandlerChain chain) => StoreUnavailable.RetryInPlace(chain);
 
     /// <summary>
     /// Hands the message's records to their ingest partitions, in one transaction: the partitions'

@@ -106,8 +106,7 @@ public static class IngestBatchHandler
     public static void Configure(HandlerChain chain)
     {
         chain.OnException(RecordIdsTable.IsIdCollision).RetryTimes(5);
-        chain.OnException<NpgsqlException>()
-            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+        StoreUnavailable.RetryInPlace(chain);
     }
 
     public static PartitionedBatch Before(IngestBatch batch, Envelope envelope, IngestionOptions options, UsagePartitions partitions, IClock clock)

@@ -79,13 +79,8 @@ public static class IssueInvoiceHandler
 /// <summary>The I/O both issuing handlers share: the state read under the lock, and the writes of a decision.</summary>
 public static class Issuing
 {
-    /// <summary>
-    /// A store that fails for a moment (PostgreSQL restarting, a lock held too long) is retried in place
-    /// after 1, 5 and 15 s; past that Wolverine parks the message, which /health/ready reports and
-    /// `billing dead-letters replay --messages` sends again. Without it one blip parked a close's issuing.
-    /// </summary>
-    public static void RetryStoreFailures(HandlerChain chain) =>
-        chain.OnException<NpgsqlException>().RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+    /// <summary>A store that fails for a moment (PostgreSQL restarting, a lock held too long) is retried in place; without it one blip parked a close's issuing.</summary>
+    public static void RetryStoreFailures(HandlerChain chain) => StoreUnavailable.RetryInPlace(chain);
 
     /// <summary>
     /// Opens the transaction, reads the payers' profiles, then locks the year's numbers
