@@ -26,10 +26,30 @@ public static class StoreUnavailable
     /// </summary>
     public static void RetryInPlace(Wolverine.Runtime.Handlers.HandlerChain chain)
     {
-        chain.OnException(Is).RetryWithCooldown(Backoff);
-        chain.OnException(e => e is NpgsqlException || e.InnerException is NpgsqlException)
-            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+        chain.OnException(Is).RetryWithCooldown(Backoff).Then.MoveToErrorQueue();
+        chain.OnException(IsOtherPostgresError)
+            .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)).Then.MoveToErrorQueue();
     }
+
+    /// <summary>
+    /// The broker's inline listener cannot retry in place: after a PostgreSQL error inside the
+    /// handler's transaction, Wolverine 6.62's inline retry, requeue and pause-then-requeue of the
+    /// RabbitMQ delivery all left it unacknowledged for good, with nothing logged (ParkedOnBrokerTests
+    /// showed it). A store that went away (no transaction left) pauses the listener with
+    /// <see cref="Backoff"/> and puts the message back on the broker, which AsDeployedTests shows
+    /// across a PostgreSQL restart; any other PostgreSQL error, already retried three times by Marten,
+    /// goes to the broker's dead-letter queue at once, where readiness and /metrics count it.
+    /// </summary>
+    public static void RequeueOrPark(Wolverine.Runtime.Handlers.HandlerChain chain)
+    {
+        var away = chain.OnException(Is).PauseThenRequeue(Backoff[0]);
+        foreach (var pause in Backoff.Skip(1))
+            away = away.Then.PauseThenRequeue(pause);
+        away.Then.MoveToErrorQueue();
+        chain.OnException(IsOtherPostgresError).MoveToErrorQueue();
+    }
+
+    static bool IsOtherPostgresError(Exception e) => e is NpgsqlException || e.InnerException is NpgsqlException;
 
     public static readonly string Message =
         $"the usage store (PostgreSQL) is unavailable; retry the same request in {RetryAfter.TotalSeconds:0} seconds (records already stored are answered as duplicates)";

@@ -63,11 +63,11 @@ public sealed record UsageMessage(byte[] Body, Guid? ImportId)
 public static class UsageMessageHandler
 {
     /// <summary>
-    /// A store that fails (PostgreSQL restarting) is retried in place, keeping the queue's order
-    /// (<see cref="StoreUnavailable.RetryInPlace"/>); past that the message goes to the broker's
-    /// dead-letter queue with its body, never requeued forever.
+    /// A store that went away puts the message back on the broker after a pause; past that, or on
+    /// any other store error, it is parked on the broker's dead-letter queue with its body
+    /// (<see cref="StoreUnavailable.RequeueOrPark"/>), never requeued forever.
     /// </summary>
-    public static void Configure(HandlerChain chain) => StoreUnavailable.RetryInPlace(chain);
+    public static void Configure(HandlerChain chain) => StoreUnavailable.RequeueOrPark(chain);
 
     /// <summary>
     /// Hands the message's records to their ingest partitions, in one transaction: the partitions'

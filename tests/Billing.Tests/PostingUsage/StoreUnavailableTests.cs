@@ -72,6 +72,9 @@ public class StoreUnavailableTests
         { "among an AggregateException's", new AggregateException(new ArgumentException(), new NpgsqlException("x", new IOException())), true },
         { "an NpgsqlException that is not transient", new NpgsqlException("bad connection string"), false },
         { "an unrelated exception", new InvalidOperationException("Cannot transcode invalid UTF-8 JSON text to UTF-16 string."), false },
+        // What a handler saw when PostgreSQL restarted under an ingest batch: Marten's wrapper, which Wolverine's OnException<NpgsqlException> did not match.
+        { "Marten's command failure holding 57P01", new Marten.Exceptions.MartenCommandException(new NpgsqlCommand("select 1"), Postgres("57P01")), true },
+        { "Marten's command failure holding 23505", new Marten.Exceptions.MartenCommandException(new NpgsqlCommand("select 1"), Postgres("23505")), false },
     };
 
     [Theory]
