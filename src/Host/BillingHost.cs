@@ -109,15 +109,17 @@ public static class BillingHost
     /// Ingest partitions over sharded queues (Wolverine's global partitioning): each partition's
     /// queue is listened to by exactly one live node, which decides its batches one at a time; the
     /// leader spreads the partitions over the nodes and moves a dead node's to a live one. The
-    /// queues are RabbitMQ's when BILLING_RABBITMQ is set, PostgreSQL tables otherwise.
+    /// queues are PostgreSQL tables on either bus: a batch then waits, is retried and is handed over
+    /// in the database its decision commits to. On RabbitMQ partition queues, a restart of PostgreSQL
+    /// lost batches on their way from the broker's queue into Wolverine's inbox (AsDeployedTests;
+    /// docs/scaling.md); a broker carries the producers' queue <c>usage</c> alone.
     /// </summary>
     static void PartitionIngest(WolverineOptions opts, BillingSettings settings, UsagePartitions partitions)
     {
         opts.MessagePartitioning.ByMessage<IngestBatch>(b => partitions.GroupId(b.Partition))
             .GlobalPartitioned(topology =>
             {
-                if (settings.RabbitMqUri is null) topology.UseShardedPostgresqlQueues(IngestQueue, partitions.Count, q => q.ConfigureListening(l => l.PollingInterval(settings.QueuePollingInterval)));
-                else topology.UseShardedRabbitQueues(IngestQueue, partitions.Count);
+                topology.UseShardedPostgresqlQueues(IngestQueue, partitions.Count, q => q.ConfigureListening(l => l.PollingInterval(settings.QueuePollingInterval)));
                 topology.Message<IngestBatch>();
             });
     }

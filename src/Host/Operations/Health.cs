@@ -75,8 +75,7 @@ public sealed class PostgresqlCheck(IDocumentStore store, BillingSettings settin
     {
         var schema = ((DocumentStore)store).Options.DatabaseSchemaName;
         var tables = new List<string> { $"{schema}.mt_events", $"{schema}.mt_streams", $"{schema}.wolverine_incoming_envelopes" };
-        if (settings.RabbitMqUri is null)
-            tables.AddRange(Enumerable.Range(1, settings.IngestPartitions).Select(p => $"{BillingHost.QueueSchema}.wolverine_queue_{BillingHost.IngestQueue}{p}"));
+        tables.AddRange(Enumerable.Range(1, settings.IngestPartitions).Select(p => $"{BillingHost.QueueSchema}.wolverine_queue_{BillingHost.IngestQueue}{p}"));
         try
         {
             await using var connection = store.Storage.Database.CreateConnection();

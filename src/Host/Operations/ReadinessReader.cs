@@ -95,9 +95,8 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
     {
         var storage = ((DocumentStore)store).Options.DatabaseSchemaName;
         var sources = new List<string>();
-        if (settings.RabbitMqUri is null)
-            for (var p = 1; p <= settings.IngestPartitions; p++)
-                sources.Add($"select execution_time, body from {BillingHost.QueueSchema}.wolverine_queue_{BillingHost.IngestQueue}{p}_scheduled where message_type = @type");
+        for (var p = 1; p <= settings.IngestPartitions; p++)
+            sources.Add($"select execution_time, body from {BillingHost.QueueSchema}.wolverine_queue_{BillingHost.IngestQueue}{p}_scheduled where message_type = @type");
         sources.Add($"select execution_time, body from {storage}.wolverine_incoming_envelopes where status = 'Scheduled' and message_type in (@type, @scheduled)");
         var sql = $"with waiting as ({string.Join(" union all ", sources)}) select count(*) over (), body from waiting order by execution_time limit {MaxMessagesRead}";
 
@@ -133,16 +132,14 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
     {
         var names = new[] { BillingHost.UsageQueue }.Concat(Enumerable.Range(1, settings.IngestPartitions).Select(p => $"{BillingHost.IngestQueue}{p}")).ToList();
         var depths = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        // The partitions' queues are PostgreSQL tables on either bus; with a broker, the producers' queue and its dead letters are RabbitMQ's.
         if (settings.RabbitMqUri is { } uri)
-        {
             foreach (var (queue, depth) in await BrokerDepthsAsync(uri, ct)) depths[queue] = depth;
-        }
-        else
+        var tables = names.Skip(settings.RabbitMqUri is null ? 0 : 1).Select(n => (Name: n, Table: $"{BillingHost.QueueSchema}.wolverine_queue_{n}"))
+            .Concat(names.Skip(1).Select(n => (Name: $"{n}_scheduled", Table: $"{BillingHost.QueueSchema}.wolverine_queue_{n}_scheduled")))
+            .ToList();
+        await using (var connection = store.Storage.Database.CreateConnection())
         {
-            var tables = names.Select(n => (Name: n, Table: $"{BillingHost.QueueSchema}.wolverine_queue_{n}"))
-                .Concat(names.Skip(1).Select(n => (Name: $"{n}_scheduled", Table: $"{BillingHost.QueueSchema}.wolverine_queue_{n}_scheduled")))
-                .ToList();
-            await using var connection = store.Storage.Database.CreateConnection();
             await connection.OpenAsync(ct);
             var present = new HashSet<string>(StringComparer.Ordinal);
             await using (var reader = await Command(connection, "select t from unnest(@tables) as t where to_regclass(t) is not null",
@@ -218,7 +215,7 @@ public sealed class ReadinessReader(IDocumentStore store, BillingSettings settin
         {
             if (_broker is not { } last || last.Reading.IsFaulted || last.Reading.IsCanceled || System.Diagnostics.Stopwatch.GetElapsedTime(last.At) > TimeSpan.FromSeconds(1))
             {
-                string[] queues = [BillingHost.UsageQueue, .. Enumerable.Range(1, settings.IngestPartitions).Select(p => $"{BillingHost.IngestQueue}{p}"), BrokerQueues.DeadLetterQueue];
+                string[] queues = [BillingHost.UsageQueue, BrokerQueues.DeadLetterQueue];
                 // Not cancelled by the first caller's token: the others share the reading (the connection times out by itself).
                 _broker = last = (BrokerQueues.DepthsAsync(uri, queues, CancellationToken.None), System.Diagnostics.Stopwatch.GetTimestamp());
             }

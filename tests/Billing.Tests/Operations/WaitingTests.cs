@@ -43,7 +43,8 @@ public class WaitingTests
     static async Task<IListeningAgent> PauseAsync(BillingTestHost host, string queue)
     {
         var runtime = host.Services.GetRequiredService<IWolverineRuntime>();
-        var scheme = host.Settings.RabbitMqUri is null ? "postgresql" : "rabbitmq";
+        // The partitions' queues are PostgreSQL tables on either bus; with a broker, the producers' queue is RabbitMQ's.
+        var scheme = host.Settings.RabbitMqUri is not null && queue == Billing.Host.BillingHost.UsageQueue ? "rabbitmq" : "postgresql";
         var agent = await Eventually.UntilAsync(() => Task.FromResult(runtime.Endpoints.ActiveListeners().FirstOrDefault(l => l.Uri.Scheme == scheme && l.Uri.ToString().TrimEnd('/').EndsWith("/" + queue))),
             a => a is not null, TimeSpan.FromSeconds(30), $"a listener for {queue} on the host");
         await agent!.PauseAsync(TimeSpan.FromMinutes(2));
@@ -107,7 +108,7 @@ public class WaitingTests
     }
 
     [Fact]
-    public async Task On_rabbitmq_waiting_records_scheduled_as_envelopes_and_paused_queues_are_counted_while_they_wait()
+    public async Task On_rabbitmq_waiting_records_and_paused_queues_on_the_broker_and_in_the_database_are_counted_while_they_wait()
     {
         var amqp = await RabbitMqBroker.CreateVirtualHostAsync("waiting");
         await using var host = await BillingTestHost.StartAsync(configure: s => s with { RabbitMqUri = amqp, RetryDelay = TimeSpan.FromMinutes(10) });
@@ -127,13 +128,15 @@ public class WaitingTests
         var (status, ready) = await Eventually.UntilAsync(() => ReadyAsync(host), r => (long)r.Body["checks"]!["queues"]!["total"]! == 2 && (long)r.Body["checks"]!["waiting"]!["records"]! == 3,
             TimeSpan.FromSeconds(30), "the batch and the producer's message on their queues, the retries in the inbox", describe: r => r.Body.ToJsonString());
         Assert.True(status == HttpStatusCode.OK, ready.ToJsonString());
-        // The retries are Wolverine's scheduled envelopes (RabbitMQ cannot schedule): decoded, they are the two batches with the three records.
+        // The retries are scheduled rows of the inbox addressed to the partitions' PostgreSQL queues, as without a broker.
         var waiting = ready["checks"]!["waiting"]!;
         Assert.Equal((3L, 2L, 120d), ((long)waiting["records"]!, (long)waiting["messages"]!, (double)waiting["oldestSeconds"]!));
-        Assert.Equal(2L, await host.ScalarAsync("select count(*) from billing.wolverine_incoming_envelopes where status = 'Scheduled' and message_type = 'scheduled-envelope'"));
+        Assert.Equal(2L, await host.ScalarAsync(
+            $"select count(*) from billing.wolverine_incoming_envelopes where status = 'Scheduled' and message_type = 'Billing.Host.Features.IngestBatch' and received_at in ('postgresql://{Queue(0)}/', 'postgresql://{Queue(1)}/')"));
         var depths = ready["checks"]!["queues"]!["depths"]!;
         Assert.Equal("rabbitmq", (string)ready["checks"]!["queues"]!["transport"]!);
-        Assert.Equal((1L, 1L, 0L, 0L, 0L), ((long)depths["usage"]!, (long)depths[Queue(2)]!, (long)depths[Queue(0)]!, (long)depths[Queue(1)]!, (long)depths[Queue(3)]!));
+        // `usage` is the broker's queue (a passive declare), the partition's a table, beside the broker's dead-letter queue.
+        Assert.Equal((1L, 1L, 0L, 0L, 0L, 0L), ((long)depths["usage"]!, (long)depths[Queue(2)]!, (long)depths[Queue(0)]!, (long)depths[Queue(1)]!, (long)depths[Queue(3)]!, (long)depths["wolverine-dead-letter-queue"]!));
 
         var scrape = await (await host.Http.GetAsync("/metrics")).Content.ReadAsStringAsync();
         Assert.Equal(3, Prometheus.Sample(scrape, "billing_waiting_records"));
