@@ -58,6 +58,9 @@ public static class Cli
         cli.Verb<QueryUsage.Settings>(config, "usage", (s, _) => WithHostAsync(clock, (services, ct) => QueryUsage.RunAsync(services, s, ct)))
             .WithDescription("an account's usage in a period (as payer; cross-AZ as owner)")
             .WithExample("usage", "--account", "111122223333", "--period", "2026-10", "--json");
+        cli.Verb<QuerySpend.Settings>(config, "spend", (s, _) => WithHostAsync(clock, (services, ct) => QuerySpend.RunAsync(services, s, ct)))
+            .WithDescription("an account's month-to-date cost and its forecast (an estimate) to the period's end")
+            .WithExample("spend", "--account", "111122223333", "--period", "2026-10", "--json");
         cli.Verb<CloseCommand.Settings>(config, "close", (s, _) => WithHostAsync(clock, (services, ct) => CloseCommand.RunAsync(services, s, ct)))
             .WithDescription("close a period now (ignoring the grace period) and wait for every invoice");
         cli.Verb<RerateCommand.Settings>(config, "rerate", (s, _) => WithHostAsync(clock, (services, ct) => RerateCommand.RunAsync(services, s, ct)))
@@ -165,6 +168,7 @@ public static class Cli
         app.UseBillingAccess(settings);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
+        QuerySpend.Map(app);
         QueryInvoices.Map(app);
         VerifyInvoice.Map(app);
         RerateCommand.Map(app);

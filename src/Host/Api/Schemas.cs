@@ -332,3 +332,33 @@ public sealed class AmountsDocument
     [RegularExpression(Decimals.Money)]
     public required string Total { get; init; }
 }
+
+[Description("An account's month-to-date cost and its forecast in a period (docs/spend.md), in USD, decimals as strings with two places.")]
+public sealed class SpendDocument
+{
+    public required string AccountId { get; init; }
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string Period { get; init; }
+    [WireValues("USD")]
+    public required string Currency { get; init; }
+    [Description("The instant the cost is read at: now, or for an invoiced period the invoice's issue.")]
+    public required Instant AsOf { get; init; }
+    [Description("The invoice a close at asOf would issue; once the period is invoiced, that invoice.")]
+    public required AmountsDocument Actual { get; init; }
+    public required ForecastDocument Forecast { get; init; }
+    [Description("The actual's lines, in the invoice's line shape (adjustments of earlier periods included).")]
+    public required IReadOnlyList<InvoiceLineDocument> Lines { get; init; }
+}
+
+[Description("The cost extended to the period's end: an estimate while the period runs, by the method it names.")]
+public sealed class ForecastDocument
+{
+    [RegularExpression(Decimals.Money)]
+    public required string Subtotal { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Tax { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Total { get; init; }
+    [Description("How the forecast was made; it begins \"estimate:\" while the period runs.")]
+    public required string Method { get; init; }
+}
