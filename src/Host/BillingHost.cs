@@ -63,6 +63,7 @@ public static class BillingHost
             .ApplyAllDatabaseChangesOnStartup();
         builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
         builder.Services.AddBillingMetrics();
+        Features.Budgets.BudgetWiring.AddServices(builder.Services);
 
         builder.UseWolverine(opts =>
         {
@@ -80,6 +81,7 @@ public static class BillingHost
             opts.PublishMessage<RenderInvoicePdfs>().ToPostgresqlQueue(InvoicePdfsQueue);
             opts.ListenToPostgresqlQueue(InvoicePdfsQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
+            Features.Budgets.BudgetWiring.Route(opts, settings);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
             if (settings.RunSchedules) opts.Schedules.ScheduleRecurring<CloseDuePeriods>("*/10 * * * *");
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Auto;
@@ -94,6 +96,7 @@ public static class BillingHost
         MeteringStore.Configure(opts);
         InvoiceStore.Configure(opts);
         opts.Schema.For<Access.ApiKey>();
+        Billing.Invoicing.Budgets.BudgetStore.Configure(opts);
         // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
         opts.Events.MetadataConfig.UserNameEnabled = true;
     }

@@ -109,6 +109,18 @@ public static class Cli
                 .WithDescription("revoke a key: refused from its next request on")
                 .WithExample("keys", "revoke", "3f9a0c12b7e4");
         });
+        config.AddBranch("budgets", budgets =>
+        {
+            budgets.SetDescription("budgets that alert on spend: budgets create | budgets list | budgets delete ID");
+            budgets.SetDefaultCommand<MissingVerb>();
+            cli.Verb<Features.Budgets.BudgetRoutes.CreateSettings>(budgets, "budgets create", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.CreateCommandAsync(services, s, ct)))
+                .WithDescription("a budget per period of an account; its id is printed alone on stdout")
+                .WithExample("budgets", "create", "--account", "111122223333", "--amount", "100.00", "--thresholds", "50,80,100", "--basis", "actual", "--name", "monthly");
+            cli.Verb<Features.Budgets.BudgetRoutes.ListSettings>(budgets, "budgets list", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.ListCommandAsync(services, s, ct)))
+                .WithDescription("the budgets in force and the alerts each has raised");
+            cli.Verb<Features.Budgets.BudgetRoutes.DeleteSettings>(budgets, "budgets delete", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.DeleteCommandAsync(services, s, ct)))
+                .WithDescription("delete a budget: it alerts no more");
+        });
         cli.Verb<EmptyCommandSettings>(config, "replay", (_, _) => WithHostAsync(clock, ReplayProjections.RunAsync, daemon: false))
             .WithDescription("rebuild every projection from the event store, with progress (stop serve first)");
         cli.Verb<Demo.Settings>(config, "demo", (s, _) => WithHostAsync(clock, (services, ct) => Demo.RunAsync(services, s, ct)))
@@ -169,6 +181,7 @@ public static class Cli
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
         QuerySpend.Map(app);
+        Features.Budgets.BudgetRoutes.Map(app);
         QueryInvoices.Map(app);
         VerifyInvoice.Map(app);
         RerateCommand.Map(app);

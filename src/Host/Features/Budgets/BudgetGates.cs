@@ -1,0 +1,95 @@
+using Billing.Invoicing;
+using Billing.Invoicing.Budgets;
+using Billing.Invoicing.Spend;
+using Billing.Metering;
+using NodaTime;
+
+namespace Billing.Host.Features.Budgets;
+
+/// <summary>
+/// What the budget evaluator remembers of its last exact reading of each (account, period), so that
+/// the traffic of most batches needs no reading at all (docs/spend.md): the headroom left before the
+/// next threshold not raised yet, and the worst case the traffic since could have added. A touch is
+/// admitted to an exact reading when that worst case reaches the headroom, when the account has no
+/// reading yet, when a lifecycle record touched it, or when a running period has entered a new clock
+/// hour (its endpoint-hours step up then). The worst case prices every GB at the dearest rate of the
+/// price book, cross-AZ bytes in both directions, adds the dearest tax, and allows a cent of rounding
+/// per line: a reading is never skipped where a threshold could have been reached. The memory only
+/// saves readings; the alerts' exactly-once does not depend on it (<see cref="EvaluateBudgetsHandler"/>).
+/// It lives in the one process that evaluates (an exclusive listener); another starts with none.
+/// </summary>
+public sealed class BudgetGates
+{
+    /// <summary>Japan's 10%, the highest rate of <see cref="TaxRules"/>.</summary>
+    const decimal DearestTax = 0.10m;
+
+    /// <summary>Lines a reading can gain before the next one (new tiers, pools, regions), each rounded up by at most a cent.</summary>
+    const int NewLines = 12;
+
+    readonly decimal _perProcessedGb;
+    readonly decimal _perCrossAzGb;
+    readonly object _lock = new();
+    readonly Dictionary<(string Account, BillingPeriod Period), Gate> _gates = new();
+
+    sealed class Gate
+    {
+        public required Headroom Left { get; init; }
+        public required decimal ForecastFactor { get; init; }
+        public required Instant? Hour { get; init; }
+        public required int Lines { get; init; }
+        public decimal Pending { get; set; }
+    }
+
+    public BudgetGates(PriceBook priceBook)
+    {
+        var versions = priceBook.Regions.SelectMany(priceBook.Versions).ToList();
+        _perProcessedGb = versions.SelectMany(v => v.DataProcessing.Values.SelectMany(s => s.Tiers)).Select(t => t.Rate).DefaultIfEmpty(0).Max();
+        _perCrossAzGb = 2 * versions.Select(v => v.CrossAzPerGb).DefaultIfEmpty(0).Max();
+    }
+
+    /// <summary>The most a touch's bytes can add to an account's total.</summary>
+    public decimal WorstCase(SpendTouch touch) =>
+        (touch.ProcessedBytes / Gigabytes.BytesPerGb * _perProcessedGb + touch.CrossAzBytes / Gigabytes.BytesPerGb * _perCrossAzGb) * (1 + DearestTax);
+
+    /// <summary>Folds a touch of <paramref name="period"/> (where its cost lands) into the gate; true when an exact reading is needed.</summary>
+    public bool Admit(SpendTouch touch, BillingPeriod period, Instant now)
+    {
+        lock (_lock)
+        {
+            if (!_gates.TryGetValue((touch.AccountId, period), out var gate) || touch.Lifecycle) return true;
+            if (gate.Hour is { } hour && EndpointHours.FloorToHour(now) != hour) return true;
+            gate.Pending += WorstCase(touch);
+            var worst = gate.Pending + (gate.Lines + NewLines) * 0.01m * (1 + DearestTax) + 0.01m;
+            return (gate.Left.Actual is { } actual && worst >= actual) || (gate.Left.Forecast is { } forecast && worst * gate.ForecastFactor >= forecast);
+        }
+    }
+
+    /// <summary>After an exact reading committed: what is left before the next thresholds, from that reading on.</summary>
+    public void Remember(string account, MonthToDate spend, Headroom left, Instant now)
+    {
+        var reading = new SpendWindow(spend.Period, now);
+        var gate = new Gate
+        {
+            Left = left,
+            // Traffic in the trailing window raises the forecast by itself again for each window's worth of hours to come.
+            ForecastFactor = reading.Ended || spend.InvoiceNumber is not null ? 1 : 1 + reading.RemainingHours / (decimal)Math.Max(1, reading.TrailingHours),
+            Hour = reading.Ended || spend.InvoiceNumber is not null ? null : reading.Hour,
+            Lines = spend.Lines.Count,
+        };
+        lock (_lock) _gates[(account, spend.Period)] = gate;
+    }
+
+    /// <summary>Forgets an account (its budgets changed, or it has none): its next touch is read exactly.</summary>
+    public void Forget(string account)
+    {
+        lock (_lock)
+            foreach (var key in _gates.Keys.Where(k => k.Account == account).ToList()) _gates.Remove(key);
+    }
+
+    /// <summary>Forgets the periods before <paramref name="oldest"/>: they take no more records.</summary>
+    public void Prune(BillingPeriod oldest)
+    {
+        lock (_lock)
+            foreach (var key in _gates.Keys.Where(k => k.Period < oldest).ToList()) _gates.Remove(key);
+    }
+}
