@@ -97,6 +97,7 @@ public static class BillingHost
         InvoiceStore.Configure(opts);
         opts.Schema.For<Access.ApiKey>();
         Billing.Invoicing.Budgets.BudgetStore.Configure(opts);
+        opts.Storage.ExtendedSchemaObjects.Add(Features.Budgets.BudgetGates.Definition());
         // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
         opts.Events.MetadataConfig.UserNameEnabled = true;
     }

@@ -164,6 +164,27 @@ public sealed class BudgetEvaluationTests
     }
 
     [Fact]
+    public void Readings_are_trusted_only_while_this_process_wrote_the_evaluator_s_row_last()
+    {
+        var gates = Gates();
+        var touch = new SpendTouch(Owner, December, 1, 0, false);
+        var next = gates.Continue(Guid.Empty, 0);
+        gates.Remember(Owner, Reading(December), new Headroom(100m, null), Now);
+        Assert.Equal(1, next);
+
+        // This process wrote generation 1 last: its readings stand.
+        Assert.Equal(2, gates.Continue(gates.Writer, 1));
+        Assert.False(gates.Admit(touch, December, Now));
+        // Another node evaluated meanwhile (its touches are not in these gates): everything is read afresh.
+        Assert.Equal(8, gates.Continue(Guid.NewGuid(), 7));
+        Assert.True(gates.Admit(touch, December, Now));
+        gates.Remember(Owner, Reading(December), new Headroom(100m, null), Now);
+        // This process's own last evaluation rolled back (the row is still at 7, not 8): read afresh too.
+        gates.Continue(gates.Writer, 7);
+        Assert.True(gates.Admit(touch, December, Now));
+    }
+
+    [Fact]
     public void With_every_threshold_raised_traffic_needs_no_reading_at_all()
     {
         var gates = Gates();

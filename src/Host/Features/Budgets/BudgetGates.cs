@@ -16,10 +16,20 @@ namespace Billing.Host.Features.Budgets;
 /// price book, cross-AZ bytes in both directions, adds the dearest tax, and allows a cent of rounding
 /// per line: a reading is never skipped where a threshold could have been reached. The memory only
 /// saves readings; the alerts' exactly-once does not depend on it (<see cref="EvaluateBudgetsHandler"/>).
-/// It lives in the one process that evaluates (an exclusive listener); another starts with none.
+/// It lives in the one process that evaluates (an exclusive listener). It is trusted only while this
+/// process evaluated every message since it was made: each evaluation moves the row of
+/// <see cref="Table"/> to (this process, next generation) in its own transaction, under that row's lock,
+/// and one that finds the row anywhere else (the queue was read by another node meanwhile, or this
+/// process's last evaluation rolled back) forgets everything and reads afresh.
 /// </summary>
 public sealed class BudgetGates
 {
+    public const string Table = "billing.budget_evaluator";
+
+    /// <summary>This process as the evaluator's last writer.</summary>
+    public Guid Writer { get; } = Guid.NewGuid();
+
+    long _generation = -1;
     /// <summary>Japan's 10%, the highest rate of <see cref="TaxRules"/>.</summary>
     const decimal DearestTax = 0.10m;
 
@@ -45,6 +55,41 @@ public sealed class BudgetGates
         var versions = priceBook.Regions.SelectMany(priceBook.Versions).ToList();
         _perProcessedGb = versions.SelectMany(v => v.DataProcessing.Values.SelectMany(s => s.Tiers)).Select(t => t.Rate).DefaultIfEmpty(0).Max();
         _perCrossAzGb = 2 * versions.Select(v => v.CrossAzPerGb).DefaultIfEmpty(0).Max();
+    }
+
+    /// <summary>
+    /// Given the evaluator's row as this evaluation's transaction locked it, forgets every reading unless
+    /// this process wrote it last; returns the generation this evaluation writes.
+    /// </summary>
+    public long Continue(Guid writer, long generation)
+    {
+        lock (_lock)
+        {
+            if (writer != Writer || generation != _generation) _gates.Clear();
+            return _generation = generation + 1;
+        }
+    }
+
+    /// <summary>The evaluator's row, read and locked in the evaluation's transaction: (writer, generation), or (empty, 0) before the first.</summary>
+    public static async Task<(Guid Writer, long Generation)> LastWriterAsync(Npgsql.NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var cmd = new Npgsql.NpgsqlCommand($"select writer, generation from {Table} where id = 1 for update", connection);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (reader.GetGuid(0), reader.GetInt64(1)) : (Guid.Empty, 0);
+    }
+
+    /// <summary>Queues the move of the evaluator's row to this process and <paramref name="generation"/>: it commits or rolls back with the evaluation.</summary>
+    public void MoveWriter(Marten.IDocumentOperations ops, long generation) =>
+        ops.QueueSqlCommand($"insert into {Table} (id, writer, generation) values (1, ?, ?) on conflict (id) do update set writer = excluded.writer, generation = excluded.generation",
+            Writer, generation);
+
+    public static Weasel.Postgresql.Tables.Table Definition()
+    {
+        var t = new Weasel.Postgresql.Tables.Table(Table);
+        t.AddColumn<int>("id").AsPrimaryKey();
+        t.AddColumn<Guid>("writer").NotNull();
+        t.AddColumn<long>("generation").NotNull();
+        return t;
     }
 
     /// <summary>The most a touch's bytes can add to an account's total.</summary>

@@ -29,10 +29,13 @@ public sealed record EvaluateBudgets(IReadOnlyList<SpendTouch> Touches, Instant 
 /// <summary>The hourly tick of <c>billing serve</c>: read every budget, as time alone raises endpoint-hours.</summary>
 public sealed record SweepBudgets;
 
-/// <summary>What an evaluation read: the budgets in force, the exact spend of the (account, period)s it had to read, and the alerts raised so far.</summary>
-public sealed record BudgetReadings(Instant Now, Instant TriggeredAt, IReadOnlyList<Budget> Budgets, IReadOnlyList<MonthToDate> Spend, IReadOnlySet<string> Raised)
+/// <summary>
+/// What an evaluation read: the budgets in force, the exact spend of the (account, period)s it had to
+/// read, the alerts raised so far, and the generation of the evaluator's row it writes (<see cref="BudgetGates"/>).
+/// </summary>
+public sealed record BudgetReadings(Instant Now, Instant TriggeredAt, IReadOnlyList<Budget> Budgets, IReadOnlyList<MonthToDate> Spend, IReadOnlySet<string> Raised, long Generation = 0)
 {
-    public static BudgetReadings Nothing(Instant now, Instant triggeredAt) => new(now, triggeredAt, [], [], new HashSet<string>());
+    public static BudgetReadings Nothing(Instant now, Instant triggeredAt, long generation) => new(now, triggeredAt, [], [], new HashSet<string>(), generation);
 }
 
 public static class SweepBudgetsHandler
@@ -62,6 +65,10 @@ public static class EvaluateBudgetsHandler
     public static async Task<BudgetReadings> LoadAsync(EvaluateBudgets message, Envelope envelope, IDocumentSession session, BudgetGates gates, IClock clock,
         LateWindow window, PriceBook priceBook, CancellationToken ct)
     {
+        // One evaluation at a time, whichever node: the evaluator's row is locked until this one commits.
+        await session.BeginTransactionAsync(ct);
+        var (writer, last) = await BudgetGates.LastWriterAsync((NpgsqlConnection)session.Connection!, ct);
+        var generation = gates.Continue(writer, last);
         var now = clock.GetCurrentInstant();
         var current = BillingPeriod.Of(now);
         var open = window.OpenPeriods(now).ToList();
@@ -75,7 +82,7 @@ public static class EvaluateBudgetsHandler
             : asked.Length == 0 ? [] : await session.Query<Budget>().Where(b => b.DeletedAt == null && b.AccountId.IsOneOf(asked)).ToListAsync(ct);
         var budgeted = budgets.Select(b => b.AccountId).ToHashSet(StringComparer.Ordinal);
         foreach (var account in asked.Where(a => !budgeted.Contains(a))) gates.Forget(account);
-        if (budgeted.Count == 0) return BudgetReadings.Nothing(now, message.DecidedAt);
+        if (budgeted.Count == 0) return BudgetReadings.Nothing(now, message.DecidedAt, generation);
 
         // A retry reads everything again: its first attempt may have read and then failed to commit.
         var retry = envelope.Attempts > 1;
@@ -91,14 +98,14 @@ public static class EvaluateBudgetsHandler
         foreach (var touch in message.Touches.Where(t => budgeted.Contains(t.AccountId)))
             foreach (var period in Landing(touch, unclosed))
                 if (gates.Admit(touch, period, now) | retry) wanted.Add((touch.AccountId, period));
-        if (wanted.Count == 0) return BudgetReadings.Nothing(now, message.DecidedAt);
+        if (wanted.Count == 0) return BudgetReadings.Nothing(now, message.DecidedAt, generation);
 
         var spend = new List<MonthToDate>();
         foreach (var group in wanted.GroupBy(w => w.Period))
             spend.AddRange((await SpendQuery.ForAccountsAsync(session, group.Select(w => w.Account).ToList(), group.Key, now, window, priceBook, ct)).Values);
         var ids = budgets.Select(b => b.BudgetId).ToArray();
         var raised = (await session.Query<BudgetAlert>().Where(a => a.BudgetId.IsOneOf(ids)).Select(a => a.Id).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
-        return new BudgetReadings(now, message.DecidedAt, budgets, spend, raised);
+        return new BudgetReadings(now, message.DecidedAt, budgets, spend, raised, generation);
     }
 
     /// <summary>
@@ -127,21 +134,21 @@ public static class EvaluateBudgetsHandler
                     Money.Format(c.Amount), Money.Format(c.Cost), Money.Currency, readings.Now));
             }
         }
-        ops.Add(new RememberReadings(gates, remembered, readings.Now, AfterCommit: ops.Count > 0));
+        ops.Add(new RememberReadings(gates, remembered, readings.Now, readings.Generation));
         return (ops, outgoing);
     }
 
     /// <summary>
-    /// The readings go into the gates only once what they decided is committed: a reading whose alerts
-    /// rolled back must be read again on the retry, not skipped as if raised. Without alerts nothing is
-    /// written, so nothing can roll back.
+    /// The evaluator's row moves to this process with the evaluation, and the readings go into the gates
+    /// only once what they decided is committed: a reading whose alerts rolled back must be read again on
+    /// the retry, not skipped as if raised.
     /// </summary>
-    sealed record RememberReadings(BudgetGates Gates, IReadOnlyList<(MonthToDate Spend, Headroom Left)> Readings, Instant Now, bool AfterCommit) : IMartenOp
+    sealed record RememberReadings(BudgetGates Gates, IReadOnlyList<(MonthToDate Spend, Headroom Left)> Readings, Instant Now, long Generation) : IMartenOp
     {
         public void Execute(IDocumentSession session)
         {
-            if (AfterCommit) session.Listeners.Add(new OnCommit(Apply));
-            else Apply();
+            Gates.MoveWriter(session, Generation);
+            session.Listeners.Add(new OnCommit(Apply));
         }
 
         void Apply()
