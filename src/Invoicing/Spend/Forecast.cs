@@ -40,7 +40,9 @@ public static class Forecast
     public static string Method(SpendWindow window) =>
         window.Ended
             ? "actual: the period has ended, so the forecast is the cost of every record known (not invoiced yet)"
-            : $"{Estimate}: endpoint-AZs provisioned at asOf stay provisioned until the period ends; traffic goes on at its hourly rate of the last {Hours(window.TrailingHours)} for the {Hours(window.RemainingHours)} to come";
+            : window.TrailingHours == 0
+                ? $"{Estimate}: endpoint-AZs provisioned at asOf stay provisioned until the period ends; no hour has begun yet, so no traffic is forecast"
+                : $"{Estimate}: endpoint-AZs provisioned at asOf stay provisioned until the period ends; traffic goes on at its hourly rate of the last {Hours(window.TrailingHours)} for the {Hours(window.RemainingHours)} to come";
 
     static string Hours(int n) => n == 1 ? "1 hour" : $"{n} hours";
 }
