@@ -60,7 +60,8 @@ public sealed record Headroom(decimal? Actual, decimal? Forecast)
 /// <summary>
 /// The threshold-crossing decision (spec 11), pure: a budget's threshold t on basis b is crossed in a
 /// period when that basis's total (tax included: what the invoice carries) is at least t% of the
-/// amount. Each (budget, period, threshold, basis) is raised once: one already raised, whatever the
+/// amount. A budget watches the period it was set in and every later one, and the period before it
+/// too while that is not closed (set on the 1st, it still sees the month whose invoice is to come). Each (budget, period, threshold, basis) is raised once: one already raised, whatever the
 /// cost does after, is never raised again; every threshold reached is raised, several at once if the
 /// cost jumped past them.
 /// </summary>
@@ -68,6 +69,9 @@ public static class BudgetCrossings
 {
     /// <summary>t% of the amount, exactly (no rounding: the cost is compared with it in cents).</summary>
     public static decimal Level(decimal amount, int threshold) => amount * threshold / 100m;
+
+    /// <summary>The first period a budget watches: the one before it was set in.</summary>
+    public static BillingPeriod FirstWatched(Budget budget) => BillingPeriod.Of(budget.CreatedAt).Previous;
 
     public static decimal CostOn(MonthToDate spend, BudgetBasis basis) => basis == BudgetBasis.Actual ? spend.Actual.Total : spend.Forecast.Total;
 
@@ -77,7 +81,8 @@ public static class BudgetCrossings
     {
         var crossed = new List<Crossing>();
         decimal? actual = null, forecast = null;
-        foreach (var budget in budgets.Where(b => b.AccountId == spend.AccountId && b.DeletedAt is null).OrderBy(b => b.CreatedAt).ThenBy(b => b.BudgetId))
+        foreach (var budget in budgets.Where(b => b.AccountId == spend.AccountId && b.DeletedAt is null && spend.Period >= FirstWatched(b))
+                     .OrderBy(b => b.CreatedAt).ThenBy(b => b.BudgetId))
         {
             var cost = CostOn(spend, budget.Basis);
             foreach (var threshold in budget.Thresholds.Order())

@@ -83,6 +83,19 @@ public sealed class BudgetCrossingTests
     }
 
     [Fact]
+    public void A_budget_watches_the_period_it_was_set_in_the_one_before_and_every_later_one_only()
+    {
+        var budget = Budget(10m, thresholds: 50); // set on 10 December
+        MonthToDate In(int year, int month) => Spend(100m, 100m) with { Period = new BillingPeriod(year, month) };
+
+        Assert.Equal(new BillingPeriod(2026, 11), BudgetCrossings.FirstWatched(budget));
+        Assert.Empty(BudgetCrossings.Decide([budget], In(2026, 10), NoneRaised).Crossed);
+        Assert.Equal(Headroom.None, BudgetCrossings.Decide([budget], In(2026, 10), NoneRaised).Left);
+        Assert.Single(BudgetCrossings.Decide([budget], In(2026, 11), NoneRaised).Crossed);
+        Assert.Single(BudgetCrossings.Decide([budget], In(2027, 3), NoneRaised).Crossed);
+    }
+
+    [Fact]
     public void The_levels_are_exact_percentages_of_the_amount()
     {
         Assert.Equal(32.9967m, BudgetCrossings.Level(99.99m, 33));

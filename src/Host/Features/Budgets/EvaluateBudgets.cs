@@ -98,6 +98,9 @@ public static class EvaluateBudgetsHandler
         foreach (var touch in message.Touches.Where(t => budgeted.Contains(t.AccountId)))
             foreach (var period in Landing(touch, unclosed))
                 if (gates.Admit(touch, period, now) | retry) wanted.Add((touch.AccountId, period));
+        // Only the periods some budget of the account watches are read.
+        var firstWatched = budgets.GroupBy(b => b.AccountId).ToDictionary(g => g.Key, g => g.Min(BudgetCrossings.FirstWatched), StringComparer.Ordinal);
+        wanted.RemoveWhere(w => w.Period < firstWatched[w.Account]);
         if (wanted.Count == 0) return BudgetReadings.Nothing(now, message.DecidedAt, generation);
 
         var spend = new List<MonthToDate>();
