@@ -77,10 +77,31 @@ public sealed class BudgetEvaluationTests
         var touches = SpendTouches.Of(decision, before, _ => true);
 
         Assert.Equal([
-            new SpendTouch(Owner, new BillingPeriod(2026, 11), 0, 0, true),
-            new SpendTouch(Payer, new BillingPeriod(2026, 11), 0, 0, true),
-            new SpendTouch(Stranger, December, 0, 0, true),
+            new SpendTouch(Owner, new BillingPeriod(2026, 11), 0, 0, true, Exact: true),
+            new SpendTouch(Payer, new BillingPeriod(2026, 11), 0, 0, true, Exact: true),
+            new SpendTouch(Stranger, December, 0, 0, true, Tax: true),
         ], touches);
+    }
+
+    [Fact]
+    public void A_new_endpoint_may_add_a_month_of_hours_per_AZ_a_deletion_adds_nothing_and_an_acceptance_touches_nothing()
+    {
+        var created = new EndpointCreated("c-9", Now, "vpce-9", Owner, "us-east-1", "vpc-1", "svc", EndpointType.Interface, ["use1-az1", "use1-az2"]);
+        var fresh = EndpointTimeline.Create(created);
+        var old = Endpoint("vpce-1");
+        var deleted = new EndpointDeleted("d-1", Now, "vpce-1");
+        var before = new Dictionary<string, EndpointTimeline> { ["vpce-1"] = old, ["vpce-2"] = Endpoint("vpce-2", owner: Payer) };
+        var decision = Decision([], [
+            new StreamEvents("vpce-9", typeof(EndpointTimeline), true, [created]),
+            new StreamEvents("vpce-1", typeof(EndpointTimeline), false, [deleted]),
+            new StreamEvents("vpce-2", typeof(EndpointTimeline), false, [new EndpointAccepted("a-1", Now, "vpce-2")]),
+        ], new Dictionary<string, EndpointTimeline> { ["vpce-9"] = fresh, ["vpce-1"] = old.With(deleted) });
+
+        var touch = Assert.Single(SpendTouches.Of(decision, before, _ => true));
+
+        Assert.Equal(new SpendTouch(Owner, December, 0, 0, true, 2 * 744), touch);
+        // Two AZs for 744 hours at the dearest hourly rate (0.014, ap-northeast-1), with 10%.
+        Assert.Equal(2 * 744 * 0.014m * 1.1m, Gates().WorstCase(touch));
     }
 
     [Fact]
@@ -117,7 +138,8 @@ public sealed class BudgetEvaluationTests
         Assert.True(gates.Admit(new SpendTouch(Owner, December, 1, 0, false), December, Now));
         gates.Remember(Owner, Reading(December), new Headroom(100m, null), Now);
         Assert.False(gates.Admit(new SpendTouch(Owner, December, 1, 0, false), December, Now));
-        Assert.True(gates.Admit(new SpendTouch(Owner, December, 0, 0, true), December, Now));
+        Assert.True(gates.Admit(new SpendTouch(Owner, December, 0, 0, true, Exact: true), December, Now));
+        Assert.False(gates.Admit(new SpendTouch(Owner, December, 0, 0, true), December, Now));
         gates.Forget(Owner);
         Assert.True(gates.Admit(new SpendTouch(Owner, December, 1, 0, false), December, Now));
     }
@@ -182,6 +204,17 @@ public sealed class BudgetEvaluationTests
         // This process's own last evaluation rolled back (the row is still at 7, not 8): read afresh too.
         gates.Continue(gates.Writer, 7);
         Assert.True(gates.Admit(touch, December, Now));
+    }
+
+    [Fact]
+    public void An_account_s_new_country_may_add_the_dearest_tax_on_its_whole_total()
+    {
+        var gates = Gates();
+        // The reading's larger total is 30.00 (its forecast): 10% of it is 3.00, past a headroom of 3.00 less the slack.
+        gates.Remember(Owner, Reading(December), new Headroom(3.00m, null), Now);
+        Assert.True(gates.Admit(new SpendTouch(Owner, December, 0, 0, true, Tax: true), December, Now));
+        gates.Remember(Owner, Reading(December), new Headroom(3.50m, null), Now);
+        Assert.False(gates.Admit(new SpendTouch(Owner, December, 0, 0, true, Tax: true), December, Now));
     }
 
     [Fact]

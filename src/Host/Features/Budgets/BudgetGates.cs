@@ -11,10 +11,13 @@ namespace Billing.Host.Features.Budgets;
 /// the traffic of most batches needs no reading at all (docs/spend.md): the headroom left before the
 /// next threshold not raised yet, and the worst case the traffic since could have added. A touch is
 /// admitted to an exact reading when that worst case reaches the headroom, when the account has no
-/// reading yet, when a lifecycle record touched it, or when a running period has entered a new clock
+/// reading yet, when a lifecycle record touched it that only a reading can tell (<see cref="SpendTouch.Exact"/>),
+/// or when a running period has entered a new clock
 /// hour (its endpoint-hours step up then). The worst case prices every GB at the dearest rate of the
-/// price book, cross-AZ bytes in both directions, adds the dearest tax, and allows a cent of rounding
-/// per line: a reading is never skipped where a threshold could have been reached. The memory only
+/// price book, cross-AZ bytes in both directions, a new endpoint's AZs for a whole month each at the
+/// dearest hourly rate, adds the dearest tax (and, when the account's country may have changed, that tax
+/// on the whole total), and allows a cent of rounding per line: a reading is never skipped where a
+/// threshold could have been reached. The memory only
 /// saves readings; the alerts' exactly-once does not depend on it (<see cref="EvaluateBudgetsHandler"/>).
 /// It lives in the one process that evaluates (an exclusive listener). It is trusted only while this
 /// process evaluated every message since it was made: each evaluation moves the row of
@@ -38,6 +41,7 @@ public sealed class BudgetGates
 
     readonly decimal _perProcessedGb;
     readonly decimal _perCrossAzGb;
+    readonly decimal _perHour;
     readonly object _lock = new();
     readonly Dictionary<(string Account, BillingPeriod Period), Gate> _gates = new();
 
@@ -47,6 +51,9 @@ public sealed class BudgetGates
         public required decimal ForecastFactor { get; init; }
         public required Instant? Hour { get; init; }
         public required int Lines { get; init; }
+
+        /// <summary>The larger of the reading's actual and forecast totals: what a change of tax country raises by at most the dearest rate.</summary>
+        public required decimal Total { get; init; }
         public decimal Pending { get; set; }
     }
 
@@ -55,6 +62,7 @@ public sealed class BudgetGates
         var versions = priceBook.Regions.SelectMany(priceBook.Versions).ToList();
         _perProcessedGb = versions.SelectMany(v => v.DataProcessing.Values.SelectMany(s => s.Tiers)).Select(t => t.Rate).DefaultIfEmpty(0).Max();
         _perCrossAzGb = 2 * versions.Select(v => v.CrossAzPerGb).DefaultIfEmpty(0).Max();
+        _perHour = versions.SelectMany(v => v.Hourly.Values).DefaultIfEmpty(0).Max();
     }
 
     /// <summary>
@@ -92,18 +100,18 @@ public sealed class BudgetGates
         return t;
     }
 
-    /// <summary>The most a touch's bytes can add to an account's total.</summary>
+    /// <summary>The most a touch's bytes and new endpoint-AZ-hours can add to an account's total.</summary>
     public decimal WorstCase(SpendTouch touch) =>
-        (touch.ProcessedBytes / Gigabytes.BytesPerGb * _perProcessedGb + touch.CrossAzBytes / Gigabytes.BytesPerGb * _perCrossAzGb) * (1 + DearestTax);
+        (touch.ProcessedBytes / Gigabytes.BytesPerGb * _perProcessedGb + touch.CrossAzBytes / Gigabytes.BytesPerGb * _perCrossAzGb + touch.EndpointAzHours * _perHour) * (1 + DearestTax);
 
     /// <summary>Folds a touch of <paramref name="period"/> (where its cost lands) into the gate; true when an exact reading is needed.</summary>
     public bool Admit(SpendTouch touch, BillingPeriod period, Instant now)
     {
         lock (_lock)
         {
-            if (!_gates.TryGetValue((touch.AccountId, period), out var gate) || touch.Lifecycle) return true;
+            if (!_gates.TryGetValue((touch.AccountId, period), out var gate) || touch.Exact) return true;
             if (gate.Hour is { } hour && EndpointHours.FloorToHour(now) != hour) return true;
-            gate.Pending += WorstCase(touch);
+            gate.Pending += WorstCase(touch) + (touch.Tax ? (gate.Total + gate.Pending) * DearestTax : 0);
             var worst = gate.Pending + (gate.Lines + NewLines) * 0.01m * (1 + DearestTax) + 0.01m;
             return (gate.Left.Actual is { } actual && worst >= actual) || (gate.Left.Forecast is { } forecast && worst * gate.ForecastFactor >= forecast);
         }
@@ -120,6 +128,7 @@ public sealed class BudgetGates
             ForecastFactor = reading.Ended || spend.InvoiceNumber is not null ? 1 : 1 + reading.RemainingHours / (decimal)Math.Max(1, reading.TrailingHours),
             Hour = reading.Ended || spend.InvoiceNumber is not null ? null : reading.Hour,
             Lines = spend.Lines.Count,
+            Total = Math.Max(Math.Max(spend.Actual.Total, spend.Forecast.Total), 0),
         };
         lock (_lock) _gates[(account, spend.Period)] = gate;
     }
