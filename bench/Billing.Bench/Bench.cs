@@ -164,7 +164,7 @@ public static class Bench
                     results[phase] = Phase(lines, again.Elapsed, memory.Stop(), memory.CpuSeconds);
                     results[phase]!["budgets"] = defined;
                     if (raw > TimeSpan.Zero) results[phase]!["ingestToRawRatio"] = Math.Round(raw.TotalSeconds / again.Elapsed.TotalSeconds, 3);
-                    if (count > 0) results["alerts"] = await AlertLatencyAsync(host.Services, budgetsDb, due);
+                    if (count > 0) results["alerts"] = await AlertLatencyAsync(host.Services, period, due);
                 }
             }
 
@@ -208,7 +208,7 @@ public static class Bench
             Console.WriteLine($"ingest again with {value!["budgets"]} budgets: {(double)value["recordsPerSecond"]!:N0} records/s in {(double)value["seconds"]!:0.0} s" +
                               (value["ingestToRawRatio"] is { } r ? $", ingest/raw ratio {(double)r:0.000}" : ""));
         if (results["alerts"] is { } al)
-            Console.WriteLine($"alerts: {al["raised"]} of {al["expected"]} raised; latency (decided after the crossing batch began deciding) p50 {al["p50Ms"]} ms, p99 {al["p99Ms"]} ms, max {al["maxMs"]} ms; last alert {al["settledSecondsAfterIngest"]} s after the ingest ended");
+            Console.WriteLine($"alerts: {al["raised"]} of {al["expected"]} due in the month raised ({al["raisedInOtherPeriods"]} in the next); latency (decided after the crossing batch began deciding) p50 {al["p50Ms"]} ms, p99 {al["p99Ms"]} ms, max {al["maxMs"]} ms; last alert {al["settledSecondsAfterIngest"]} s after the ingest ended");
         if (nodes > 1) Console.WriteLine($"peak MB of the busiest node: {memory.PeakNodeMb:N0} (cpu s counts this process only)");
         if (cli.Json is { } json)
         {
@@ -282,7 +282,7 @@ public static class Bench
     /// (TriggeredAt), on this process's clock, so the batch's own decide-and-commit time is in it: an upper bound
     /// of commit-to-commit. With --nodes above 1 the nodes' clocks differ by their start, so only --nodes 1 gives it.
     /// </summary>
-    static async Task<JsonObject> AlertLatencyAsync(IServiceProvider services, string db, int expected)
+    static async Task<JsonObject> AlertLatencyAsync(IServiceProvider services, BillingPeriod period, int expected)
     {
         var ended = Stopwatch.StartNew();
         var store = services.GetRequiredService<IDocumentStore>();
@@ -294,7 +294,8 @@ public static class Bench
         double At(double q) => ms.Count == 0 ? 0 : Math.Round(ms[(int)Math.Min(ms.Count - 1, Math.Ceiling(q * ms.Count) - 1)]);
         return new JsonObject
         {
-            ["expected"] = expected, ["raised"] = alerts.Count, ["p50Ms"] = At(0.5), ["p99Ms"] = At(0.99), ["maxMs"] = ms.Count == 0 ? 0 : Math.Round(ms[^1]),
+            // Expected in the month benchmarked; the next one (the workload clock's, one day in) raises a few of its own.
+            ["expected"] = expected, ["raised"] = alerts.Count(a => a.Period == period.ToString()), ["raisedInOtherPeriods"] = alerts.Count(a => a.Period != period.ToString()), ["p50Ms"] = At(0.5), ["p99Ms"] = At(0.99), ["maxMs"] = ms.Count == 0 ? 0 : Math.Round(ms[^1]),
             ["settledSecondsAfterIngest"] = Math.Round(settled.TotalSeconds, 1),
         };
     }
