@@ -105,6 +105,20 @@ public sealed class BudgetEvaluationTests
     }
 
     [Fact]
+    public void An_AZ_added_may_add_a_month_of_hours_unless_it_billed_traffic_again_which_only_a_reading_can_price()
+    {
+        var before = new Dictionary<string, EndpointTimeline> { ["vpce-1"] = Endpoint("vpce-1") };
+        var added = new EndpointAzAdded("a-2", Now, "vpce-1", "use1-az4");
+        var changed = new Dictionary<string, EndpointTimeline> { ["vpce-1"] = before["vpce-1"].With(added) };
+        var stream = new StreamEvents("vpce-1", typeof(EndpointTimeline), false, [added]);
+        var plain = new BatchDecision([], [], [stream], [], [], [], changed);
+        var rebilling = plain with { StayMoves = [new TrafficRebilled("vpce-1", StayRecord.Of(added), [Traffic("vpce-1", Now - Duration.FromHours(1), GiB)])] };
+
+        Assert.Equal(new SpendTouch(Owner, December, 0, 0, true, 744), Assert.Single(SpendTouches.Of(plain, before, _ => true)));
+        Assert.Equal(new SpendTouch(Owner, December, 0, 0, true, 744, Exact: true), Assert.Single(SpendTouches.Of(rebilling, before, _ => true)));
+    }
+
+    [Fact]
     public void A_touch_lands_in_its_own_period_until_it_is_closed_then_on_the_next_close_and_a_lifecycle_one_on_every_later_period()
     {
         BillingPeriod[] unclosed = [December, new(2026, 10)]; // November closed, October not yet (as after a close out of turn)
