@@ -52,6 +52,9 @@ public static class Bench
         [CommandOption("--nodes <N>"), Description("N-1 more `billing serve` processes join the benchmark's database and share the partitions"), DefaultValue(1), Positive]
         public int Nodes { get; init; } = 1;
 
+        [CommandOption("--budgets <N>"), Description("ingest again, on a second fresh database, with N budgets (50, 80 and 100% of each account's month) defined: the ingest/raw ratio with and without them, and the alerts' latency p50/p99"), DefaultValue(0)]
+        public int Budgets { get; init; }
+
         [CommandOption("--json <FILE>"), Description("also write the results as JSON to FILE")]
         public string? Json { get; init; }
     }
@@ -113,23 +116,63 @@ public static class Bench
         }
         await RawAsync("before ingest");
 
-        var host = Cli.BuildWebApp([], settings with { ConnectionString = benchDb, Urls = "http://127.0.0.1:0" }, new StartedClock(now));
-        await host.StartAsync();
+        var clock = new StartedClock(now);
+        Microsoft.AspNetCore.Builder.WebApplication host = null!;
         var others = new List<Process>();
-        try
+        async Task StartAsync(string db)
         {
+            host = Cli.BuildWebApp([], settings with { ConnectionString = db, Urls = "http://127.0.0.1:0" }, clock);
+            await host.StartAsync();
             if (nodes > 1)
             {
-                others.AddRange(Enumerable.Range(1, nodes - 1).Select(_ => StartNode(settings, benchDb, now)));
-                await WaitForPartitionsAsync(benchDb, settings.IngestPartitions, Math.Min(nodes, settings.IngestPartitions), others);
+                others.AddRange(Enumerable.Range(1, nodes - 1).Select(_ => StartNode(settings, db, now)));
+                await WaitForPartitionsAsync(db, settings.IngestPartitions, Math.Min(nodes, settings.IngestPartitions), others);
             }
             memory.Watch(others);
+        }
+        async Task StopAsync()
+        {
+            foreach (var node in others)
+            {
+                if (!node.HasExited) node.Kill(entireProcessTree: true);
+                await node.WaitForExitAsync();
+            }
+            others.Clear();
+            await host.StopAsync();
+        }
+        await StartAsync(benchDb);
+        try
+        {
             memory.Start("ingest");
             var import = await ImportUsage.ImportAsync(host.Services, file, ImportUsage.BatchSize, CancellationToken.None);
             results["ingest"] = Phase(lines, import.Elapsed, memory.Stop(), memory.CpuSeconds);
             results["ingest"]!["accepted"] = import.Accepted;
             results["ingest"]!["rejected"] = import.Rejected;
             await RawAsync("after ingest");
+
+            if (cli.Budgets > 0)
+            {
+                // The month's cost of every account as its close computes it: the budgets' amounts. Then the same
+                // records again, warm, on a fresh database without budgets and on another with them, one after
+                // the other: the two ratios of one run, the first ingest having warmed the process for both.
+                var costs = await MonthCostsAsync(host.Services, period);
+                foreach (var count in new[] { 0, cli.Budgets })
+                {
+                    var budgetsDb = new NpgsqlConnectionStringBuilder(settings.ConnectionString) { Database = $"{benchName}_budgets{count}" }.ConnectionString;
+                    await StopAsync();
+                    await RecreateAsync(server, $"{benchName}_budgets{count}");
+                    // The pools of a dropped database hold dead connections.
+                    NpgsqlConnection.ClearAllPools();
+                    await StartAsync(budgetsDb);
+                    var (defined, due) = count == 0 ? (0, 0) : await DefineBudgetsAsync(host.Services, costs, count);
+                    var phase = $"ingestWith{count}Budgets";
+                    memory.Start(phase);
+                    var again = await ImportUsage.ImportAsync(host.Services, file, ImportUsage.BatchSize, CancellationToken.None);
+                    results[phase] = Phase(lines, again.Elapsed, memory.Stop(), memory.CpuSeconds);
+                    results[phase]!["budgets"] = defined;
+                    if (count > 0) results["alerts"] = await AlertLatencyAsync(host.Services, period, due);
+                }
+            }
 
             if (phases.Contains("replay"))
             {
@@ -155,12 +198,7 @@ public static class Bench
         }
         finally
         {
-            foreach (var node in others)
-            {
-                if (!node.HasExited) node.Kill(entireProcessTree: true);
-                await node.WaitForExitAsync();
-            }
-            await host.StopAsync();
+            await StopAsync();
         }
         await RawAsync("last");
         if (rawRuns.Count > 0)
@@ -170,6 +208,9 @@ public static class Bench
             foreach (var phase in new[] { "ingest", "replay" })
                 if (results[phase]?["seconds"] is { } seconds)
                     results[$"{phase}ToRawRatio"] = Math.Round(median.TotalSeconds / (double)seconds, 3);
+            // The ingests again without and with budgets, against the same median.
+            foreach (var (_, again) in results.Where(r => r.Key.StartsWith("ingestWith", StringComparison.Ordinal)).ToList())
+                again!["ingestToRawRatio"] = Math.Round(median.TotalSeconds / (double)again["seconds"]!, 3);
         }
         results["peakWorkingSetMb"] = memory.PeakMb;
         if (nodes > 1) results["peakWorkingSetMbPerNode"] = memory.PeakNodeMb;
@@ -184,6 +225,11 @@ public static class Bench
         if (results["close"] is not null) Console.WriteLine($"{"close",-8}{(double)results["close"]!["seconds"]!,10:0.0}{$"{results["close"]!["invoices"]} invoices",14}{(double)results["close"]!["peakWorkingSetMb"]!,10:N0}{(double)results["close"]!["processCpuSeconds"]!,8:0.0}");
         foreach (var phase in new[] { "ingest", "replay" }.Where(p => results[$"{p}ToRawRatio"] is not null))
             Console.WriteLine($"{phase}/raw ratio: {(double)results[$"{phase}ToRawRatio"]!:0.000} (raw: the median of {rawRuns.Count} runs, {(double)results["raw"]!["recordsPerSecond"]!:N0} records/s)");
+        foreach (var (_, value) in results.Where(r => r.Key.StartsWith("ingestWith", StringComparison.Ordinal)).ToList())
+            Console.WriteLine($"ingest again with {value!["budgets"]} budgets: {(double)value["recordsPerSecond"]!:N0} records/s in {(double)value["seconds"]!:0.0} s" +
+                              (value["ingestToRawRatio"] is { } r ? $", ingest/raw ratio {(double)r:0.000}" : ""));
+        if (results["alerts"] is { } al)
+            Console.WriteLine($"alerts: {al["raised"]} of {al["expected"]} due in the month raised ({al["raisedInOtherPeriods"]} in the next); latency (decided after the crossing batch began deciding) p50 {al["p50Ms"]} ms, p99 {al["p99Ms"]} ms, max {al["maxMs"]} ms; last alert {al["settledSecondsAfterIngest"]} s after the ingest ended");
         if (nodes > 1) Console.WriteLine($"peak MB of the busiest node: {memory.PeakNodeMb:N0} (cpu s counts this process only)");
         if (cli.Json is { } json)
         {
@@ -191,6 +237,88 @@ public static class Bench
             Console.WriteLine($"wrote {json}");
         }
         return 0;
+    }
+
+    /// <summary>Each account's total (tax included) for the period, priced as its close prices it.</summary>
+    static async Task<Dictionary<string, decimal>> MonthCostsAsync(IServiceProvider services, BillingPeriod period)
+    {
+        var store = services.GetRequiredService<IDocumentStore>();
+        await store.WaitForProjectionsAsync(TimeSpan.FromMinutes(10));
+        await using var session = store.QuerySession();
+        var usage = await UsageQueries.ForPeriodAsync(session, period, services.GetRequiredService<BillingSettings>().LateWindow);
+        var profiles = (await session.LoadManyAsync<Billing.Metering.Accounts.AccountProfile>(usage.Keys)).ToDictionary(p => p.Id);
+        var book = services.GetRequiredService<Billing.Invoicing.PriceBook>();
+        return usage.ToDictionary(u => u.Key, u => Billing.Invoicing.InvoiceCalculator.Calculate(u.Value, book,
+            profiles.TryGetValue(u.Key, out var p) ? Billing.Invoicing.Issuing.InvoiceIssuer.BillTo(p, period).Country : "ZZ").Total);
+    }
+
+    /// <summary>
+    /// N budgets, one per account with a cost (round again when N is larger), alerting at 50, 80 and 100% of an
+    /// amount of 1.0, 1.1, ... 1.9 times the account's month in turn (cents floored), so thresholds are reached all
+    /// through the ingest and not all at its end; then waits until the budget watch has seen them and their first
+    /// readings are done, so the ingest is measured with every budget in force. Returns the budgets and the alerts due.
+    /// </summary>
+    static async Task<(int Budgets, int Alerts)> DefineBudgetsAsync(IServiceProvider services, IReadOnlyDictionary<string, decimal> costs, int count)
+    {
+        var accounts = costs.Where(c => c.Value >= 0.02m).OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
+        if (accounts.Count == 0) throw new CliException("no account has a cost to set a budget for");
+        var store = services.GetRequiredService<IDocumentStore>();
+        var clock = services.GetRequiredService<IClock>();
+        var due = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var (account, cost) = accounts[i % accounts.Count];
+            var amount = Math.Floor(cost * (1 + i % 10 / 10m) * 100) / 100;
+            var terms = Billing.Invoicing.Budgets.BudgetTerms.Check(account, amount.ToString(System.Globalization.CultureInfo.InvariantCulture), null, null, $"bench {i}").Terms!;
+            due += terms.Thresholds.Count(t => Billing.Invoicing.Budgets.BudgetCrossings.Level(terms.Amount, t) <= cost);
+            await Billing.Host.Features.Budgets.BudgetRoutes.SetAsync(store, terms, Billing.Host.Access.Actor.Cli("bench"), clock, CancellationToken.None);
+        }
+        await Task.Delay(Billing.Host.Features.Budgets.BudgetWatch.Every * 2);
+        await QueueDrainedAsync(store.Options.Schema.DatabaseSchemaName, services);
+        Console.Error.WriteLine($"bench: {count:N0} budgets defined over {Math.Min(count, accounts.Count):N0} accounts, {due:N0} alerts due");
+        return (count, due);
+    }
+
+    /// <summary>Waits until the budget queue is empty and nothing taken from it is being evaluated.</summary>
+    static async Task QueueDrainedAsync(string schema, IServiceProvider services)
+    {
+        var timer = Stopwatch.StartNew();
+        var connection = services.GetRequiredService<BillingSettings>().ConnectionString;
+        while (true)
+        {
+            await using var c = new NpgsqlConnection(connection);
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"""
+                select (select count(*) from {BillingHost.QueueSchema}.wolverine_queue_{Billing.Host.Features.Budgets.BudgetWiring.Queue})
+                     + (select count(*) from {schema}.wolverine_incoming_envelopes where status <> 'Handled' and message_type like '%EvaluateBudgets')
+                """, c);
+            if (Convert.ToInt64(await cmd.ExecuteScalarAsync()) == 0) return;
+            if (timer.Elapsed > TimeSpan.FromMinutes(10)) throw new CliException("the budget queue did not drain within 10 minutes");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// Every alert's latency: decided (CrossedAt) after the batch that set its reading off began deciding
+    /// (TriggeredAt), on this process's clock, so the batch's own decide-and-commit time is in it: an upper bound
+    /// of commit-to-commit. With --nodes above 1 the nodes' clocks differ by their start, so only --nodes 1 gives it.
+    /// </summary>
+    static async Task<JsonObject> AlertLatencyAsync(IServiceProvider services, BillingPeriod period, int expected)
+    {
+        var ended = Stopwatch.StartNew();
+        var store = services.GetRequiredService<IDocumentStore>();
+        await QueueDrainedAsync(store.Options.Schema.DatabaseSchemaName, services);
+        var settled = ended.Elapsed;
+        await using var session = store.QuerySession();
+        var alerts = await session.Query<Billing.Invoicing.Budgets.BudgetAlert>().ToListAsync();
+        var ms = alerts.Select(a => (a.CrossedAt - a.TriggeredAt).TotalMilliseconds).Order().ToList();
+        double At(double q) => ms.Count == 0 ? 0 : Math.Round(ms[(int)Math.Min(ms.Count - 1, Math.Ceiling(q * ms.Count) - 1)]);
+        return new JsonObject
+        {
+            // Expected in the month benchmarked; the next one (the workload clock's, one day in) raises a few of its own.
+            ["expected"] = expected, ["raised"] = alerts.Count(a => a.Period == period.ToString()), ["raisedInOtherPeriods"] = alerts.Count(a => a.Period != period.ToString()), ["p50Ms"] = At(0.5), ["p99Ms"] = At(0.99), ["maxMs"] = ms.Count == 0 ? 0 : Math.Round(ms[^1]),
+            ["settledSecondsAfterIngest"] = Math.Round(settled.TotalSeconds, 1),
+        };
     }
 
     /// <summary>One more node: `billing serve` on the benchmark's database, bus, partitions and workload clock.</summary>

@@ -65,6 +65,7 @@ public static class BillingHost
         builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
         builder.Services.AddBillingMetrics();
         Features.Webhooks.WebhookWiring.AddServices(builder.Services, settings);
+        Features.Budgets.BudgetWiring.AddServices(builder.Services);
 
         builder.UseWolverine(opts =>
         {
@@ -83,6 +84,7 @@ public static class BillingHost
             opts.ListenToPostgresqlQueue(InvoicePdfsQueue).PollingInterval(settings.QueuePollingInterval).MaximumParallelMessages(2);
             opts.PublishMessage<InvoiceIssuedNotice>().ToPostgresqlQueue(InvoiceIssuedQueue);
             Features.Webhooks.WebhookWiring.ConfigureMessaging(opts, settings);
+            Features.Budgets.BudgetWiring.Route(opts, settings);
             // Only the long-running service closes periods by itself; a CLI verb never does as a side effect.
             // A close waiting for its retry is a row of the inbox, so it outlives its node and the tick sees it (CloseRetries).
             opts.LocalQueueFor<ClosePeriod>().UseDurableInbox();
@@ -101,6 +103,8 @@ public static class BillingHost
         InvoiceStore.Configure(opts);
         opts.Schema.For<Access.ApiKey>();
         Features.Webhooks.WebhookWiring.ConfigureStore(opts);
+        Billing.Invoicing.Budgets.BudgetStore.Configure(opts);
+        opts.Storage.ExtendedSchemaObjects.Add(Features.Budgets.BudgetGates.Definition());
         // Each event names who caused it: Wolverine relays the key or CLI user on every envelope into the session (Access.Actor).
         opts.Events.MetadataConfig.UserNameEnabled = true;
     }

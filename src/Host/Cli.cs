@@ -58,6 +58,9 @@ public static class Cli
         cli.Verb<QueryUsage.Settings>(config, "usage", (s, _) => WithHostAsync(clock, (services, ct) => QueryUsage.RunAsync(services, s, ct)))
             .WithDescription("an account's usage in a period (as payer; cross-AZ as owner)")
             .WithExample("usage", "--account", "111122223333", "--period", "2026-10", "--json");
+        cli.Verb<QuerySpend.Settings>(config, "spend", (s, _) => WithHostAsync(clock, (services, ct) => QuerySpend.RunAsync(services, s, ct)))
+            .WithDescription("an account's month-to-date cost and its forecast (an estimate) to the period's end")
+            .WithExample("spend", "--account", "111122223333", "--period", "2026-10", "--json");
         cli.Verb<CloseCommand.Settings>(config, "close", (s, _) => WithHostAsync(clock, (services, ct) => CloseCommand.RunAsync(services, s, ct)))
             .WithDescription("close a period now (ignoring the grace period) and wait for every invoice");
         cli.Verb<RerateCommand.Settings>(config, "rerate", (s, _) => WithHostAsync(clock, (services, ct) => RerateCommand.RunAsync(services, s, ct)))
@@ -121,6 +124,18 @@ public static class Cli
                 .WithDescription("the latest deliveries with every attempt: status, response code, duration, error");
             cli.Verb<Features.Webhooks.WebhookCommands.ReplaySettings>(webhooks, "webhooks replay", (s, _) => WithHostAsync(clock, (services, ct) => Features.Webhooks.WebhookCommands.ReplayCommandAsync(services, s, ct), daemon: false))
                 .WithDescription("send a delivery again (same webhook-id, a new run of retries) and print its attempt");
+        });
+        config.AddBranch("budgets", budgets =>
+        {
+            budgets.SetDescription("budgets that alert on spend: budgets create | budgets list | budgets delete ID");
+            budgets.SetDefaultCommand<MissingVerb>();
+            cli.Verb<Features.Budgets.BudgetRoutes.CreateSettings>(budgets, "budgets create", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.CreateCommandAsync(services, s, ct)))
+                .WithDescription("a budget per period of an account; its id is printed alone on stdout")
+                .WithExample("budgets", "create", "--account", "111122223333", "--amount", "100.00", "--thresholds", "50,80,100", "--basis", "actual", "--name", "monthly");
+            cli.Verb<Features.Budgets.BudgetRoutes.ListSettings>(budgets, "budgets list", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.ListCommandAsync(services, s, ct)))
+                .WithDescription("the budgets in force and the alerts each has raised");
+            cli.Verb<Features.Budgets.BudgetRoutes.DeleteSettings>(budgets, "budgets delete", (s, _) => WithStoreAsync(clock, (services, ct) => Features.Budgets.BudgetRoutes.DeleteCommandAsync(services, s, ct)))
+                .WithDescription("delete a budget: it alerts no more");
         });
         cli.Verb<EmptyCommandSettings>(config, "replay", (_, _) => WithHostAsync(clock, ReplayProjections.RunAsync, daemon: false))
             .WithDescription("rebuild every projection from the event store, with progress (stop serve first)");
@@ -189,6 +204,8 @@ public static class Cli
         app.UseBillingAccess(settings);
         PostUsageEvents.Map(app);
         QueryUsage.Map(app);
+        QuerySpend.Map(app);
+        Features.Budgets.BudgetRoutes.Map(app);
         QueryInvoices.Map(app);
         VerifyInvoice.Map(app);
         RerateCommand.Map(app);

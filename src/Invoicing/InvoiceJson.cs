@@ -60,7 +60,8 @@ public static class InvoiceJson
             ? line.Quantity.ToString("0.#########", CultureInfo.InvariantCulture)
             : Gigabytes.Format(line.Quantity);
 
-    internal static void WriteLine(Utf8JsonWriter w, InvoiceLine line)
+    /// <summary>One line in the invoice's line shape: month-to-date spend writes its lines with it too.</summary>
+    public static void WriteLine(Utf8JsonWriter w, InvoiceLine line)
     {
         w.WriteStartObject();
         w.WriteString("kind", line.WireKind);

@@ -44,7 +44,13 @@ public static class UsageCalculator
     /// with the facts that count in the period's charges (<see cref="LateWindow"/>).
     /// </summary>
     /// <param name="byDay">whether to also keep each account's endpoint-hours and bytes processed per UTC day and AZ (the console's chart); off for closes and the API, which never read it</param>
-    public sealed class Totals(BillingPeriod period, LateWindow window, bool byDay = false)
+    /// <param name="hoursUntil">
+    /// counts only the clock hours begun before this instant (a partial hour rounds up, as at the end of
+    /// a stay): month-to-date spend (docs/spend.md). Null, as for a close, counts every hour of the period
+    /// in which the endpoint is provisioned, up to the period's end.
+    /// </param>
+    /// <param name="trafficFrom">counts only the traffic of the hours from this instant on (a forecast's trailing window); null counts it all</param>
+    public sealed class Totals(BillingPeriod period, LateWindow window, bool byDay = false, Instant? hoursUntil = null, Instant? trafficFrom = null)
     {
         readonly Dictionary<(string Account, string Region, EndpointType Type, string Az), int> _hours = new();
         readonly Dictionary<(string Account, string Region, string Pool), decimal> _processed = new();
@@ -57,12 +63,17 @@ public static class UsageCalculator
         public void Add(EndpointTimeline endpoint, IReadOnlyList<TrafficBucket>? buckets, IReadOnlyList<TrafficProcessed>? raw)
         {
             if (endpoint.AsChargedIn(period, window) is not { } e) return;
+            if (trafficFrom is { } from)
+            {
+                buckets = buckets?.Where(b => period.HourStart(b.Hour) >= from).ToList();
+                raw = raw?.Where(r => r.At >= from).ToList();
+            }
             // Without a payer change the owner pays everything: no need to ask who paid hour by hour.
             var onePayer = e.PayerChanges.Count == 0 ? e.OwnerAccountId : null;
 
             foreach (var az in e.AzIds)
             {
-                var billed = EndpointHours.BilledHours(e.Stays(az), period);
+                var billed = EndpointHours.BilledHours(hoursUntil is { } until ? Until(e.Stays(az), until) : e.Stays(az), period);
                 if (onePayer is not null) AddHours(onePayer, e, az, billed.Count);
                 else
                     foreach (var firstInstant in billed.Values)
@@ -106,6 +117,10 @@ public static class UsageCalculator
                         if (_daily is not null) AddDaily(e.PayerAt(r.At), r.At, r.AzId, 0, r.Bytes);
                     }
         }
+
+        /// <summary>The stays cut at <paramref name="until"/>: what has been provisioned so far.</summary>
+        static IEnumerable<Interval> Until(IReadOnlyList<Interval> stays, Instant until) =>
+            stays.Where(s => s.Start < until).Select(s => s.HasEnd && s.End <= until ? s : new Interval(s.Start, until));
 
         /// <summary>Each account's usage, its rows in (region, type or pool, AZ) order.</summary>
         public Dictionary<string, AccountUsage> ToAccounts()

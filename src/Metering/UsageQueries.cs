@@ -26,7 +26,7 @@ public static class UsageQueries
     {
         var endpoints = await session.Query<EndpointTimeline>().Where(x => x.Accounts.Contains(accountId)).ToListAsync(ct);
         var totals = new UsageCalculator.Totals(period, window, byDay: true);
-        await AddAsync(session, totals, endpoints, period, window, ct);
+        await AddAsync(session, [totals], endpoints, period, window, ct);
         return (totals.ToAccounts().GetValueOrDefault(accountId) ?? AccountUsage.Empty(accountId, period), totals.DailyOf(accountId));
     }
 
@@ -37,17 +37,37 @@ public static class UsageQueries
         return await ComputeAsync(session, endpoints, period, window, ct);
     }
 
+    /// <summary>
+    /// Several accounts' usage of the period read once into each of <paramref name="into"/> (totals that
+    /// count hours or traffic differently: month-to-date, the whole period, a trailing window), from the
+    /// same endpoints and traffic rows as <see cref="ForAccountAsync"/>: spend and budgets (docs/spend.md).
+    /// </summary>
+    public static async Task ForAccountsAsync(IQuerySession session, IReadOnlyCollection<string> accounts, BillingPeriod period, LateWindow window,
+        IReadOnlyList<UsageCalculator.Totals> into, CancellationToken ct = default)
+    {
+        var endpoints = new Dictionary<string, EndpointTimeline>(StringComparer.Ordinal);
+        // The containment ForAccountAsync asks, for 100 accounts a query: OR-ed, each is a lookup in the timelines' GIN index (jsonb_path_ops).
+        foreach (var chunk in accounts.Distinct(StringComparer.Ordinal).Chunk(100))
+        {
+            var where = "where " + string.Join(" or ", chunk.Select(_ => "data @> ?::jsonb"));
+            var containing = chunk.Select(a => (object)System.Text.Json.JsonSerializer.Serialize(new { accounts = new[] { a } })).ToArray();
+            foreach (var e in await session.QueryAsync<EndpointTimeline>(where, ct, containing))
+                endpoints.TryAdd(e.Id, e);
+        }
+        await AddAsync(session, into, endpoints.Values, period, window, ct);
+    }
+
     /// <summary>Endpoints whose traffic is read at once: bounds memory to one batch of traffic hours, whatever the period holds.</summary>
     public const int EndpointsPerBatch = 1_000;
 
     static async Task<Dictionary<string, AccountUsage>> ComputeAsync(IQuerySession session, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
     {
         var usage = new UsageCalculator.Totals(period, window);
-        await AddAsync(session, usage, all, period, window, ct);
+        await AddAsync(session, [usage], all, period, window, ct);
         return usage.ToAccounts();
     }
 
-    static async Task AddAsync(IQuerySession session, UsageCalculator.Totals usage, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
+    static async Task AddAsync(IQuerySession session, IReadOnlyList<UsageCalculator.Totals> into, IEnumerable<EndpointTimeline> all, BillingPeriod period, LateWindow window, CancellationToken ct)
     {
         var endpoints = all.Select(e => e.AsChargedIn(period, window)).OfType<EndpointTimeline>()
             .Where(e => e.CreatedAt < period.End && (e.DeletedAt is not { } d || d > period.Start)).ToList();
@@ -67,7 +87,8 @@ public static class UsageQueries
             }
             var raw = splitHours.Count == 0 ? [] : await RawTraffic.RecordsAsync(session, splitHours, ct);
 
-            foreach (var e in batch) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
+            foreach (var e in batch)
+                foreach (var usage in into) usage.Add(e, traffic.GetValueOrDefault(e.Id), raw.GetValueOrDefault(e.Id));
         }
     }
 }

@@ -332,3 +332,91 @@ public sealed class AmountsDocument
     [RegularExpression(Decimals.Money)]
     public required string Total { get; init; }
 }
+
+[Description("An account's month-to-date cost and its forecast in a period (docs/spend.md), in USD, decimals as strings with two places.")]
+public sealed class SpendDocument
+{
+    public required string AccountId { get; init; }
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string Period { get; init; }
+    [WireValues("USD")]
+    public required string Currency { get; init; }
+    [Description("The instant the cost is read at: now, or for an invoiced period the invoice's issue.")]
+    public required Instant AsOf { get; init; }
+    [Description("The invoice a close at asOf would issue; once the period is invoiced, that invoice.")]
+    public required AmountsDocument Actual { get; init; }
+    public required ForecastDocument Forecast { get; init; }
+    [Description("The actual's lines, in the invoice's line shape (adjustments of earlier periods included).")]
+    public required IReadOnlyList<InvoiceLineDocument> Lines { get; init; }
+}
+
+[Description("The cost extended to the period's end: an estimate while the period runs, by the method it names.")]
+public sealed class ForecastDocument
+{
+    [RegularExpression(Decimals.Money)]
+    public required string Subtotal { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Tax { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Total { get; init; }
+    [Description("How the forecast was made; it begins \"estimate:\" while the period runs.")]
+    public required string Method { get; init; }
+}
+
+[Description("A budget to set: an amount per period of one account, thresholds in percent of it, the cost it watches.")]
+public sealed class BudgetInput
+{
+    [Description("The account (12 digits); an account key's own when left out.")]
+    public string? AccountId { get; init; }
+    [Description("USD per period, at most two places: \"100.00\" (a JSON number is read exactly as written).")]
+    [RegularExpression(@"^[0-9]+(\.[0-9]{1,2})?$")]
+    public required string Amount { get; init; }
+    [Description("1-10 distinct whole percentages from 1 to 1000; default [50, 80, 100].")]
+    public IReadOnlyList<int>? Thresholds { get; init; }
+    [WireValues("actual", "forecast")]
+    [Description("actual (the month-to-date cost, tax included) or forecast (its estimate to the period's end); default actual.")]
+    public string? Basis { get; init; }
+    public string? Name { get; init; }
+}
+
+[Description("A budget in force and the alerts it has raised.")]
+public sealed class BudgetDocument
+{
+    public required Guid Id { get; init; }
+    public required string AccountId { get; init; }
+    public required string? Name { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Amount { get; init; }
+    [WireValues("USD")]
+    public required string Currency { get; init; }
+    public required IReadOnlyList<int> Thresholds { get; init; }
+    [WireValues("actual", "forecast")]
+    public required string Basis { get; init; }
+    public required Instant CreatedAt { get; init; }
+    [Description("Who set it: key:{id}:{name} or cli:{user}.")]
+    public required string? CreatedBy { get; init; }
+    public required IReadOnlyList<BudgetAlertDocument> Alerts { get; init; }
+}
+
+[Description("A budget.threshold_crossed alert: raised once per (budget, period, threshold, basis).")]
+public sealed class BudgetAlertDocument
+{
+    [WireValues("budget.threshold_crossed")]
+    public required string Type { get; init; }
+    [RegularExpression(@"^[0-9]{4}-[0-9]{2}$")]
+    public required string Period { get; init; }
+    public required int Threshold { get; init; }
+    [WireValues("actual", "forecast")]
+    public required string Basis { get; init; }
+    [RegularExpression(Decimals.Money)]
+    public required string Amount { get; init; }
+    [Description("The cost on the basis (total, tax included) that reached the threshold.")]
+    [RegularExpression(Decimals.Money)]
+    public required string Cost { get; init; }
+    [WireValues("USD")]
+    public required string Currency { get; init; }
+    [Description("When the crossing was decided.")]
+    public required Instant CrossedAt { get; init; }
+    [Description("When the records that set off the reading were decided: crossedAt - triggeredAt bounds the alert's delay.")]
+    public required Instant TriggeredAt { get; init; }
+}

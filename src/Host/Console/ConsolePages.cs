@@ -35,7 +35,7 @@ public static class ConsolePages
     }
 
     static async Task<IResult> PageAsync(string? account, string? period, Caller caller, HttpContext context, IAntiforgery antiforgery,
-        IQuerySession session, BillingSettings settings, IClock clock, CancellationToken ct)
+        IQuerySession session, BillingSettings settings, IClock clock, PriceBook priceBook, CancellationToken ct)
     {
         var chosenPeriod = BillingPeriod.Of(clock.GetCurrentInstant()).Previous;
         if (!string.IsNullOrEmpty(period) && !BillingPeriod.TryParse(period, out chosenPeriod))
@@ -63,7 +63,9 @@ public static class ConsolePages
         else
         {
             var (usage, daily) = await UsageQueries.ForAccountByDayAsync(session, chosen, chosenPeriod, settings.LateWindow, ct);
-            body.Append(UsageSection(usage, daily));
+            var spend = await Billing.Invoicing.Spend.SpendQuery.ForAccountAsync(session, chosen, chosenPeriod, clock.GetCurrentInstant(), settings.LateWindow, priceBook, ct);
+            var budgets = await Features.Budgets.BudgetRoutes.ListAsync(session, chosen, ct);
+            body.Append(UsageSection(usage, daily, SpendSection(spend, budgets)));
             body.Append(InvoicesSection(await QueryInvoices.ListAsync(session, chosenPeriod, ct, chosen)));
         }
         if (caller.Role == KeyRole.Operator) body.Append(RejectedSection(await DeadLetters.ListAsync(session, null, DeadLetterLimit, ct)));
@@ -128,7 +130,40 @@ public static class ConsolePages
             """;
     }
 
-    static string UsageSection(AccountUsage usage, IReadOnlyList<DailyAzUsage> daily)
+    /// <summary>
+    /// Beside the charts: the month-to-date cost (the invoice a close now would issue), the forecast to the
+    /// period's end, labelled an estimate while the period runs, and the account's budgets with the alerts
+    /// of this period. The same figures as GET /api/spend and GET /api/budgets.
+    /// </summary>
+    static string SpendSection(Billing.Invoicing.Spend.MonthToDate spend, IReadOnlyList<(Billing.Invoicing.Budgets.Budget Budget, IReadOnlyList<Billing.Invoicing.Budgets.BudgetAlert> Alerts)> budgets)
+    {
+        string M(decimal amount) => Html.E(Money.Format(amount));
+        var forecastLabel = spend.IsEstimate ? "Forecast to the period's end (an estimate)" : "Forecast";
+        var rows = new StringBuilder();
+        foreach (var (b, alerts) in budgets)
+        {
+            var cost = Billing.Invoicing.Budgets.BudgetCrossings.CostOn(spend, b.Basis);
+            var raised = alerts.Where(a => a.Period == spend.Period.ToString()).OrderBy(a => a.Threshold).ToList();
+            var share = b.Amount == 0 ? 0 : Math.Round(cost / b.Amount * 100, 0, MidpointRounding.AwayFromZero);
+            rows.Append($"""<tr data-budget="{Html.E(b.BudgetId.ToString("D"))}" data-amount="{M(b.Amount)}" data-basis="{Html.E(Billing.Invoicing.Budgets.BudgetBases.Wire(b.Basis))}" data-alerts="{Html.E(string.Join(",", raised.Select(a => a.Threshold)))}"><td>{Html.E(b.Name ?? "-")}</td><td class="n">{M(b.Amount)}</td><td>{Html.E(b.Basis == Billing.Invoicing.Budgets.BudgetBasis.Forecast ? "forecast (estimate)" : "actual")}</td><td class="n">{share:0}%</td><td>{Html.E(string.Join(", ", b.Thresholds.Select(t => raised.Any(a => a.Threshold == t) ? $"{t}% reached" : $"{t}%")))}</td></tr>""");
+        }
+        var budgetTable = budgets.Count == 0
+            ? """<p class="hint" data-no-budgets>No budget for this account (<code>billing budgets create</code> or <code>POST /api/budgets</code>).</p>"""
+            : $"""<table class="budgets"><thead><tr><th>budget</th><th>USD</th><th>on</th><th>used</th><th>thresholds</th></tr></thead><tbody>{rows}</tbody></table>""";
+        return $"""
+            <aside id="spend" data-period="{Html.E(spend.Period.ToString())}" data-as-of="{Html.E(Billing.Events.RecordParser.Format(spend.AsOf))}">
+              <h3>Spend in {Html.E(spend.Period.ToString())}</h3>
+              <p>{(spend.InvoiceNumber is null ? "Month to date" : $"Invoiced ({Html.E(spend.InvoiceNumber)})")}: <strong data-actual-total="{M(spend.Actual.Total)}">{M(spend.Actual.Total)} USD</strong>
+                <span class="hint" data-actual-subtotal="{M(spend.Actual.Subtotal)}" data-actual-tax="{M(spend.Actual.Tax)}">({M(spend.Actual.Subtotal)} + tax {M(spend.Actual.Tax)}, as of {Html.E(Billing.Events.RecordParser.Format(spend.AsOf))})</span></p>
+              <p>{Html.E(forecastLabel)}: <strong data-forecast-total="{M(spend.Forecast.Total)}" data-estimate="{(spend.IsEstimate ? "true" : "false")}">{M(spend.Forecast.Total)} USD</strong></p>
+              <p class="hint" data-method>{Html.E(spend.Method)}</p>
+              <h3>Budgets</h3>
+              {budgetTable}
+            </aside>
+            """;
+    }
+
+    static string UsageSection(AccountUsage usage, IReadOnlyList<DailyAzUsage> daily, string beside)
     {
         var rows = new StringBuilder();
         foreach (var az in daily.GroupBy(d => d.AzId).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -145,8 +180,13 @@ public static class ConsolePages
               <p class="totals" data-total-hours="{totalHours}" data-total-bytes="{N(totalBytes)}" data-total-gb="{Gigabytes.Format(Gigabytes.FromBytes(totalBytes))}" data-cross-az-gb="{Gigabytes.Format(Gigabytes.FromBytes(crossAz))}">
                 {totalHours:N0} endpoint-hours · {Gigabytes.Format(Gigabytes.FromBytes(totalBytes))} GB processed · {Gigabytes.Format(Gigabytes.FromBytes(crossAz))} GB cross-AZ (as owner)
               </p>
-              <figure>{UsageChart.Svg(usage.Period, daily, ChartMetric.Gb)}</figure>
-              <figure>{UsageChart.Svg(usage.Period, daily, ChartMetric.EndpointHours)}</figure>
+              <div class="beside">
+                <div class="charts">
+                  <figure>{UsageChart.Svg(usage.Period, daily, ChartMetric.Gb)}</figure>
+                  <figure>{UsageChart.Svg(usage.Period, daily, ChartMetric.EndpointHours)}</figure>
+                </div>
+                {beside}
+              </div>
               <table class="by-az"><thead><tr><th>AZ</th><th>endpoint-hours</th><th>GB processed</th></tr></thead><tbody>{rows}</tbody></table>
               <p class="hint">Days and hours in UTC. Endpoint-hours and data processed as payer; the same figures as <code>GET /api/usage/{Html.E(usage.AccountId)}/{Html.E(usage.Period.ToString())}</code>.</p>
             </section>
@@ -197,7 +237,10 @@ public static class Html
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{E(title)}}</title>
         <style>
-          body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 900px; padding: 1rem 1.5rem; color: #0f172a; }
+          body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1220px; padding: 1rem 1.5rem; color: #0f172a; }
+          .beside { display: flex; gap: 1.5rem; align-items: flex-start; flex-wrap: wrap; }
+          aside#spend { flex: 1 1 340px; border-left: 3px solid #2563eb; padding-left: 1rem; }
+          aside#spend h3 { margin: .2rem 0 .4rem; font-size: 15px; }
           header { display: flex; gap: 1rem; align-items: center; border-bottom: 1px solid #e2e8f0; padding-bottom: .5rem; }
           header form { margin-left: auto; }
           form.chooser, form.sign-in { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; margin: 1rem 0; }

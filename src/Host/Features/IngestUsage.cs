@@ -136,12 +136,15 @@ public static class IngestBatchHandler
     }
 
     public static (IngestOutcome, IEnumerable<IMartenOp>, OutgoingMessages) Handle(IngestBatch batch, PartitionedBatch partitioned, IngestState state,
-        IngestionOptions options, UsagePartitions partitions, TimelineCaches caches, BillingSettings settings)
+        IngestionOptions options, UsagePartitions partitions, TimelineCaches caches, BillingSettings settings, Budgets.BudgetWatch budgets)
     {
         var decision = BatchDecider.Decide(partitioned.Parsed, state, options.RetryWindow, partitioned.SentBy);
         var outgoing = new OutgoingMessages();
         foreach (var retry in IngestBatch.For(partitions, batch.ImportId, decision.Waiting))
             outgoing.Delay(retry, settings.RetryDelay);
+        // Budgets are read after this commits, off this transaction: it carries one message naming what it touched (docs/spend.md).
+        if (Budgets.SpendTouches.Of(decision, state.Timelines, budgets.Watches) is { Count: > 0 } touches)
+            outgoing.Add(new Budgets.EvaluateBudgets(touches, partitioned.Parsed.Now));
         return (new IngestOutcome(decision.Outcomes), Writes(decision, batch.ImportId, partitioned.Partitions, caches), outgoing);
     }
 

@@ -38,6 +38,10 @@ public class ApiSchemaTests
         public Task<JsonNode?> PostAsync(string body, HttpStatusCode status) =>
             CheckAsync(host.Http.PostAsync("/api/usage/events", new StringContent(body, Encoding.UTF8, "application/json")), "POST", "/api/usage/events", status);
 
+        public Task<JsonNode?> SendAsync(HttpMethod method, string url, string template, HttpStatusCode status, string? body = null, HttpClient? client = null) =>
+            CheckAsync((client ?? host.Http).SendAsync(new HttpRequestMessage(method, url) { Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json") }),
+                method.Method, template, status);
+
         public Task<JsonNode?> RerateAsync(string query, string body, HttpStatusCode status) =>
             CheckAsync(host.Http.PostAsync("/api/rerate" + query, new StringContent(body, Encoding.UTF8, "application/json")), "POST", "/api/rerate", status);
 
@@ -111,6 +115,32 @@ public class ApiSchemaTests
         var adjusted = await answers.GetAsync($"/api/invoices/{november.Single(i => i.AccountId == OctoberScenario.A).Number}", "/api/invoices/{number}", HttpStatusCode.OK);
         Assert.Equal(["2026-10 endpoint-hours -12 -0.13", "2026-10 data-processing 4.000000000 0.04", "2026-10 cross-az-out 4.000000000 0.04", "2026-10 cross-az-in 4.000000000 0.04"],
             adjusted!["lines"]!.AsArray().Where(l => (string?)l!["kind"] == "adjustment").Select(l => $"{l!["adjusts"]} {l["of"]} {l["quantity"]} {l["amount"]}"));
+
+        // November's spend, now that it is closed, is its invoice, adjustments and all; December's has not begun to cost anything.
+        var invoiceOfA = adjusted;
+        var spent = (await answers.GetAsync($"/api/spend/{OctoberScenario.A}/2026-11", "/api/spend/{accountId}/{period}", HttpStatusCode.OK))!;
+        Assert.Equal((invoiceOfA["total"]!.ToJsonString(), invoiceOfA["lines"]!.ToJsonString()), (spent["actual"]!["total"]!.ToJsonString(), spent["lines"]!.ToJsonString()));
+        Assert.Equal("""{"subtotal":"0.00","tax":"0.00","total":"0.00"}""",
+            (await answers.GetAsync($"/api/spend/{OctoberScenario.A}/2026-12", "/api/spend/{accountId}/{period}", HttpStatusCode.OK))!["actual"]!.ToJsonString());
+        Assert.Equal("'2026-13' is not a billing period like 2026-10 (YYYY-MM)",
+            (string?)(await answers.GetAsync($"/api/spend/{OctoberScenario.A}/2026-13", "/api/spend/{accountId}/{period}", HttpStatusCode.BadRequest))!["error"]);
+
+        // Budgets: set, listed with the alert December's first 48 endpoint-hours raise at once (0.48 is above 1% of 1.00), deleted.
+        await answers.PostAsync("[" + Records.Created("dec-1", "2026-12-01T00:00:00Z", "vpce-0d0d0d0d0d0d0d0d0", OctoberScenario.A, "us-east-1", "Interface", "use1-az1") + "]", HttpStatusCode.OK);
+        var budget = (await answers.SendAsync(HttpMethod.Post, "/api/budgets", "/api/budgets", HttpStatusCode.Created, $$"""{"accountId":"{{OctoberScenario.A}}","amount":"1.00","thresholds":[1],"name":"tiny"}"""))!;
+        await Eventually.UntilAsync(async () => (await answers.GetAsync("/api/budgets", "/api/budgets", HttpStatusCode.OK))!.AsArray().Single()!["alerts"]!.AsArray().Count > 0,
+            TimeSpan.FromSeconds(30), "the budget's alert");
+        await answers.SendAsync(HttpMethod.Post, "/api/budgets", "/api/budgets", HttpStatusCode.BadRequest, """{"amount":"-1"}""");
+        await answers.GetAsync("/api/budgets?accountId=x", "/api/budgets", HttpStatusCode.BadRequest);
+        await answers.SendAsync(HttpMethod.Delete, "/api/budgets/x", "/api/budgets/{id}", HttpStatusCode.BadRequest);
+        await answers.SendAsync(HttpMethod.Delete, $"/api/budgets/{budget["id"]}", "/api/budgets/{id}", HttpStatusCode.OK);
+        await answers.SendAsync(HttpMethod.Delete, $"/api/budgets/{budget["id"]}", "/api/budgets/{id}", HttpStatusCode.NotFound);
+        using (var accountB = host.ClientWith((await host.CreateKeyAsync("account", OctoberScenario.B)).Token))
+        {
+            await answers.GetAsync($"/api/spend/{OctoberScenario.A}/2026-11", "/api/spend/{accountId}/{period}", HttpStatusCode.NotFound, accountB);
+            await answers.GetAsync($"/api/budgets?accountId={OctoberScenario.A}", "/api/budgets", HttpStatusCode.NotFound, accountB);
+            await answers.SendAsync(HttpMethod.Post, "/api/budgets", "/api/budgets", HttpStatusCode.NotFound, $$"""{"accountId":"{{OctoberScenario.A}}","amount":"1"}""", accountB);
+        }
 
         // Proving A's October invoice: it matches, and November's invoice carried what changed since.
         var verified = (await answers.GetAsync($"/api/invoices/{october.Single(i => i.AccountId == OctoberScenario.A).Number}/verify", "/api/invoices/{number}/verify", HttpStatusCode.OK))!;

@@ -52,12 +52,16 @@ public class OpenApiDocumentTests
         Assert.Empty(documented.Except(served));
         Assert.Contains("* /api/{**path}", served);
         Assert.Equal([
+            "DELETE /api/budgets/{id}",
+            "GET /api/budgets",
             "GET /api/dead-letters",
             "GET /api/invoices",
             "GET /api/invoices/{number}",
             "GET /api/invoices/{number}/pdf",
             "GET /api/invoices/{number}/verify",
+            "GET /api/spend/{accountId}/{period}",
             "GET /api/usage/{accountId}/{period}",
+            "POST /api/budgets",
             "POST /api/dead-letters/replay",
             "POST /api/rerate",
             "POST /api/usage/events",
@@ -76,7 +80,7 @@ public class OpenApiDocumentTests
             .Where(p => p.Key.StartsWith("/api/", StringComparison.Ordinal))
             .SelectMany(p => p.Value!.AsObject().Where(o => Methods.Contains(o.Key)).Select(o => (Name: $"{o.Key} {p.Key}", Operation: o.Value!)))
             .ToList();
-        Assert.Equal(9, operations.Count);
+        Assert.Equal(13, operations.Count);
         foreach (var (name, operation) in operations)
         {
             Assert.True(JsonNode.DeepEquals(JsonNode.Parse($$"""[{"{{OpenApi.BearerScheme}}":[]}]"""), operation["security"]), $"{name}: {operation["security"]?.ToJsonString()}");

@@ -257,6 +257,47 @@ public class ConsoleBrowserTests(ConsoleFixture fixture) : IClassFixture<Console
         Assert.DoesNotContain(await context.CookiesAsync(), c => c.Name == Billing.Host.WebConsole.ConsoleAuth.CookieName);
     }
 
+    [Fact]
+    public async Task Beside_the_charts_are_the_month_to_date_cost_the_forecast_labelled_an_estimate_and_the_budgets_as_the_API_has_them()
+    {
+        using var client = fixture.Host.ClientWith(fixture.Operator);
+        // 1 November 00:00 by the host's clock: November has just begun, so A's GatewayLoadBalancer endpoint forecasts
+        // 720 hours (7.92); a forecast budget of 10.00 is past 50% at once.
+        using (var created = await client.PostAsync("/api/budgets", new StringContent($$"""{"accountId":"{{ConsoleFixture.A}}","amount":"10.00","thresholds":[50,100],"basis":"forecast","name":"console <cap>"}""",
+                   System.Text.Encoding.UTF8, "application/json")))
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        await Eventually.UntilAsync(async () => JsonNode.Parse(await client.GetStringAsync($"/api/budgets?accountId={ConsoleFixture.A}"))!.AsArray()
+            .Any(b => b!["alerts"]!.AsArray().Count > 0), TimeSpan.FromSeconds(60), "the forecast budget's 50% alert");
+        var november = JsonNode.Parse(await client.GetStringAsync($"/api/spend/{ConsoleFixture.A}/2026-11"))!;
+        var october = JsonNode.Parse(await client.GetStringAsync($"/api/spend/{ConsoleFixture.A}/{ConsoleFixture.Period}"))!;
+        var (context, page) = await fixture.SignedInAsync(fixture.AccountA);
+        await using var _ = context;
+
+        await page.GotoAsync("/console?period=2026-11");
+
+        var spend = page.Locator("#usage .beside aside#spend");
+        Assert.Equal("7.92", (string?)november["forecast"]!["total"]);
+        Assert.Equal((string?)november["actual"]!["total"], await spend.Locator("[data-actual-total]").GetAttributeAsync("data-actual-total"));
+        Assert.Equal("7.92", await spend.Locator("[data-forecast-total]").GetAttributeAsync("data-forecast-total"));
+        Assert.Equal("true", await spend.Locator("[data-forecast-total]").GetAttributeAsync("data-estimate"));
+        Assert.Contains("Forecast to the period's end (an estimate): 7.92 USD", await spend.InnerTextAsync());
+        Assert.Equal((string?)november["forecast"]!["method"], await spend.Locator("[data-method]").TextContentAsync());
+        var budget = spend.Locator("tr[data-budget]");
+        Assert.Equal(("10.00", "forecast", "50"), (await budget.GetAttributeAsync("data-amount"), await budget.GetAttributeAsync("data-basis"), await budget.GetAttributeAsync("data-alerts")));
+        Assert.Contains("console <cap>", await budget.InnerTextAsync());
+        Assert.Contains("50% reached, 100%", await budget.InnerTextAsync());
+        Assert.Contains("79%", await budget.InnerTextAsync());
+        Directory.CreateDirectory(Screenshots);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "spend.png"), FullPage = true });
+
+        // October is invoiced: its spend is the invoice, no estimate.
+        await page.GotoAsync($"/console?period={ConsoleFixture.Period}");
+        Assert.Equal((string?)october["actual"]!["total"], await page.Locator("aside#spend [data-actual-total]").GetAttributeAsync("data-actual-total"));
+        Assert.Equal("false", await page.Locator("aside#spend [data-forecast-total]").GetAttributeAsync("data-estimate"));
+        Assert.Contains($"Invoiced ({fixture.InvoiceOfA})", await page.Locator("aside#spend").InnerTextAsync());
+        Assert.Equal("", await page.Locator("aside#spend tr[data-budget]").GetAttributeAsync("data-alerts"));
+    }
+
     sealed record Figure(string Day, string Az, decimal Value);
 
     /// <summary>The data attributes of the matched elements: what the page shows, without reading pixels.</summary>

@@ -39,7 +39,7 @@ public sealed class BillingScriptTests : IDisposable
 
     /// <summary>Every verb of the root help, each on a line of its own in its COMMANDS section.</summary>
     static readonly string[] Verbs =
-        ["serve", "import", "usage", "close", "rerate", "invoices", "invoice", "export", "dead-letters", "keys", "webhooks", "replay", "demo", "generate", "bench",
+        ["serve", "import", "usage", "spend", "close", "rerate", "invoices", "invoice", "export", "dead-letters", "keys", "webhooks", "budgets", "replay", "demo", "generate", "bench",
          "codegen", "describe", "db-apply", "db-assert", "resources", "projections"];
 
     [Theory]

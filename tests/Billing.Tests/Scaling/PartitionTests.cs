@@ -87,7 +87,8 @@ public sealed class PartitionTests
         var partitioned = IngestBatchHandler.Before(batch, new Wolverine.Envelope(batch), services.GetRequiredService<IngestionOptions>(), services.GetRequiredService<UsagePartitions>(), host.Clock);
         var state = await IngestBatchHandler.LoadAsync(partitioned, session, services.GetRequiredService<TimelineCaches>(), CancellationToken.None);
         var (outcome, writes, _) = IngestBatchHandler.Handle(batch, partitioned, state, services.GetRequiredService<IngestionOptions>(),
-            services.GetRequiredService<UsagePartitions>(), services.GetRequiredService<TimelineCaches>(), services.GetRequiredService<BillingSettings>());
+            services.GetRequiredService<UsagePartitions>(), services.GetRequiredService<TimelineCaches>(), services.GetRequiredService<BillingSettings>(),
+            services.GetRequiredService<Billing.Host.Features.Budgets.BudgetWatch>());
         foreach (var write in writes) write.Execute(session);
         return outcome;
     }
