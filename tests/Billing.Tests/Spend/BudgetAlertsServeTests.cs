@@ -23,6 +23,8 @@ namespace Billing.Tests.Spend;
 /// while a third threshold is crossed, which fires once too. A third account's budget of ten thresholds
 /// is the sentinel: the evaluator reads one message at a time in queue order, so once a record sent
 /// after the others has raised its alert, everything sent before it has been read.
+/// A webhook endpoint for X's events, made by `billing webhooks create`, receives each of X's alerts
+/// as a signed `budget.threshold_crossed`, and nothing of Y's or Z's.
 /// The children read the machine's clock: the month is the current one, every record dated in it.
 /// </summary>
 public sealed class BudgetAlertsServeTests(ITestOutputHelper output)
@@ -54,6 +56,9 @@ public sealed class BudgetAlertsServeTests(ITestOutputHelper output)
         var db = await PostgresServer.CreateDatabaseAsync("billing_budgets");
         var amqp = await RabbitMqBroker.CreateVirtualHostAsync("budgets");
         var token = (await RunAsync(db, "keys", "create", "--role", "operator", "--name", "budgets")).Trim();
+        await using var receiver = await Billing.Tests.Webhooks.WebhookReceiver.StartAsync();
+        var hook = (await RunAsync(db, "webhooks", "create", "--url", receiver.Url("/x"), "--account", X, "--events", "budget.threshold_crossed")).Trim().Split(' ');
+        Assert.Equal(2, hook.Length);
         var nodes = new List<ChildProcess>();
         var ports = new List<int>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
@@ -138,6 +143,14 @@ public sealed class BudgetAlertsServeTests(ITestOutputHelper output)
             Assert.Equal(2 + 1 + sentinels, await ScalarAsync(db, "select count(*) from billing.mt_streams where id like 'budget-alert/%'"));
             Assert.Equal(2 + 1 + sentinels, await ScalarAsync(db, "select count(*) from billing.mt_events where type = 'budget_alert_raised'"));
             Assert.Equal(new[] { budgetX, budgetY }.Order(), (await BudgetsAsync()).Where(b => (string)b["accountId"]! != Z).Select(b => Guid.Parse((string)b["id"]!)).Order());
+
+            // X's two alerts reached its endpoint signed, each under one webhook-id (delivery is at least once: a
+            // node killed mid-attempt may send one again under the same id); Y's and Z's did not.
+            var delivered = await Eventually.UntilAsync(() => Task.FromResult(receiver.All), r => r.Select(d => d.Id).Distinct().Count() >= 2, Bound,
+                "X's two alerts at its webhook endpoint", describe: r => string.Join("\n", r.Select(d => $"{d.Path} {d.Id} {d.Text}")));
+            Assert.All(delivered, d => Assert.Equal(("/x", "budget.threshold_crossed", X), (d.Path, d.Type, d.Data.GetProperty("accountId").GetString())));
+            Assert.Equal([80, 100], delivered.GroupBy(d => d.Id).Select(g => g.First().Data.GetProperty("threshold").GetInt32()).Order());
+            Assert.All(await Billing.Tests.Webhooks.IndependentSignature.CheckAsync(delivered.Select(d => (hook[1], d))), r => Assert.Equal("ok", r));
             output.WriteLine($"{2 + 1 + sentinels} alerts, each once; {watch.Elapsed.TotalSeconds:0.0} s");
         }
         finally
@@ -155,6 +168,7 @@ public sealed class BudgetAlertsServeTests(ITestOutputHelper output)
             {
                 ["BILLING_URLS"] = $"http://127.0.0.1:{port}",
                 ["BILLING_RABBITMQ"] = amqp,
+                ["BILLING_WEBHOOK_ALLOW_PRIVATE"] = "1",
                 ["Logging__LogLevel__Wolverine.Transports.ListeningAgent"] = "Information",
             }, "serve"));
             var node = nodes[^1];
@@ -257,7 +271,8 @@ public sealed class BudgetAlertsServeTests(ITestOutputHelper output)
     /// <summary>`billing VERB ...` as a child on the database; its stdout, once it exits 0.</summary>
     async Task<string> RunAsync(string db, params string[] args)
     {
-        await using var child = ChildProcess.Start(_dll, db, args);
+        // The test's webhook receiver listens on loopback, which the SSRF rules refuse unless allowed.
+        await using var child = ChildProcess.Start(_dll, db, new Dictionary<string, string> { ["BILLING_WEBHOOK_ALLOW_PRIVATE"] = "1" }, args);
         var exit = await child.WaitForExitAsync(TimeSpan.FromMinutes(3));
         Assert.True(exit == 0, $"billing {string.Join(' ', args)} exited {exit}: {child.StandardError}");
         return child.StandardOutput;
