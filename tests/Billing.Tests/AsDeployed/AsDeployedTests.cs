@@ -65,8 +65,12 @@ public sealed class AsDeployedTests(ITestOutputHelper output)
             var ports = Enumerable.Range(0, 3).Select(_ => Ports.Free()).ToArray();
             var nodes = ports.Select(p => StartNode(dll, db, amqp, receiver, p, graceHours: "100000")).ToArray();
             await WaitForAsync("3 nodes ready", async () => (await Task.WhenAll(ports.Select(p => ReadyAsync(operatorHttp, p)))).All(r => r.Status == HttpStatusCode.OK));
-            await WaitForAsync("4 partitions spread over 3 nodes", async () => (await AssignmentsAsync(db)) is { Count: Partitions } a && a.Values.Distinct().Count() == 3);
-            Log("3 nodes up, partitions spread");
+            // Wolverine's own distribution puts at most ceil(4/3) = 2 on a node; the third node's share (2+1+1
+            // rather than 2+2+0) is PartitionRebalancing's, tested by RebalancingTests, and the node killed below
+            // is whichever holds most.
+            var spread = await WaitForAsync("4 partitions on at least 2 of the 3 nodes", () => AssignmentsAsync(db), a => a.Count == Partitions && a.Values.Distinct().Count() >= 2,
+                a => string.Join(", ", a.Select(p => $"{p.Key} -> {p.Value}")));
+            Log($"3 nodes up, partitions on {spread.Values.Distinct().Count()} of them");
 
             var alive = new[] { true, true, true };
             var sent = 0;
@@ -94,18 +98,20 @@ public sealed class AsDeployedTests(ITestOutputHelper output)
             sent += bursts[1].Count;
             await SettledAsync(db, operatorHttp, ports[0], sent, "burst 2");
 
-            // Node 2 is killed with everything settled, so its counters' last scrape is all it counted
-            // (Prometheus keeps a dead target's last scrape the same way); burst 3 goes to the other two.
+            // The node with most partitions is killed with everything settled, so its counters' last scrape is all
+            // it counted (Prometheus keeps a dead target's last scrape the same way); burst 3 goes to the other two.
+            var held = await AssignmentsAsync(db);
+            var victim = Enumerable.Range(0, nodes.Length).MaxBy(i => held.Values.Count(n => n == NodeIdOf(nodes[i])));
             var counted = new List<PrometheusSample>();
-            counted.AddRange(await MetricsAsync(operatorHttp, ports[2]));
-            alive[2] = false;
-            nodes[2].KillNow();
-            Log("node 2 killed");
+            counted.AddRange(await MetricsAsync(operatorHttp, ports[victim]));
+            alive[victim] = false;
+            nodes[victim].KillNow();
+            Log($"node {victim} killed, with {held.Values.Count(n => n == NodeIdOf(nodes[victim]))} of the {Partitions} partitions");
             await ProduceAsync(amqp, producerHttp, ports, alive, bursts[2]);
             sent += bursts[2].Count;
-            await WaitForAsync("node 2's partitions on the live nodes", async () =>
+            await WaitForAsync("the killed node's partitions on the live nodes", async () =>
                 await ScalarAsync(db, "select count(*) from billing.wolverine_nodes") == 2 && (await AssignmentsAsync(db)) is { Count: Partitions } a && a.Values.Distinct().Count() == 2);
-            await SettledAsync(db, operatorHttp, ports[0], sent, "burst 3");
+            await SettledAsync(db, operatorHttp, ports[Array.IndexOf(alive, true)], sent, "burst 3");
 
             // Exactly once: every id accepted, nothing refused, each fact stored once.
             Assert.Equal(lines.Count, await ScalarAsync(db, "select count(*) from billing.record_ids"));
@@ -114,12 +120,12 @@ public sealed class AsDeployedTests(ITestOutputHelper output)
             Assert.Equal(lines.Count - traffic, await ScalarAsync(db, "select count(*) from billing.mt_events where type <> 'traffic_recorded'"));
 
             // Phase 2: a rolling restart with the grace at 0; the schedule closes last month.
-            foreach (var i in new[] { 0, 1 })
+            foreach (var i in Enumerable.Range(0, nodes.Length).Where(i => alive[i]))
             {
                 counted.AddRange(await MetricsAsync(operatorHttp, ports[i]));
                 await nodes[i].StopAsync(TimeSpan.FromSeconds(60));
             }
-            Log("nodes 0 and 1 stopped; restarting all three with the grace at 0");
+            Log("the two live nodes stopped; restarting all three with the grace at 0");
             ports = Enumerable.Range(0, 3).Select(_ => Ports.Free()).ToArray();
             nodes = ports.Select(p => StartNode(dll, db, amqp, receiver, p, graceHours: "0")).ToArray();
             // The schedule closes every open period that is due: last month, and the earlier ones the fleet's history reaches.
@@ -229,13 +235,20 @@ public sealed class AsDeployedTests(ITestOutputHelper output)
             // Waiting records retry every 2 s for the default 10 minutes: a restart never makes one expire.
             ["BILLING_RETRY_WINDOW_MINUTES"] = "10",
             ["BILLING_RETRY_DELAY_SECONDS"] = "2",
-            // A message a node stored but lost hold of when the broker went away is run again after 30 s (default 300).
+            // Each node logs its Wolverine node id, by which the test finds the partitions it holds.
+            ["Logging__LogLevel__Wolverine.Runtime.Agents.NodeAgentController"] = "Information",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
         }, "serve");
         _nodes.Add(node);
         return node;
     }
+
+    static readonly System.Text.RegularExpressions.Regex NodeIdLine = new(@"Starting agents for Node ([0-9a-f-]{36})");
+
+    /// <summary>A serve process's Wolverine node id, from its log (Guid.Empty before it has started its agents).</summary>
+    static Guid NodeIdOf(ChildProcess node) =>
+        NodeIdLine.Match(node.StandardOutput + node.StandardError) is { Success: true } m ? Guid.Parse(m.Groups[1].Value) : Guid.Empty;
 
     /// <summary>The console logger's warning, error and critical entries, each with the line after its header.</summary>
     static string Problems(string log)
