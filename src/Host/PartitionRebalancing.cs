@@ -40,6 +40,9 @@ public sealed class PartitionRebalancing(TimeSpan settle, TimeSpan moveTimeout, 
 
     public string Scheme => "billing-partition-rebalancing";
 
+    /// <summary>An ingest partition's listener: wolverine-listener://postgresql/usage_partitionN.</summary>
+    static bool IsPartition(Uri agent) => agent.AbsolutePath.TrimStart('/').StartsWith(BillingHost.IngestQueue, StringComparison.Ordinal);
+
     public ValueTask<IReadOnlyList<Uri>> AllKnownAgentsAsync() => ValueTask.FromResult<IReadOnlyList<Uri>>([]);
 
     public ValueTask<IReadOnlyList<Uri>> SupportedAgentsAsync() => ValueTask.FromResult<IReadOnlyList<Uri>>([]);
@@ -61,7 +64,9 @@ public sealed class PartitionRebalancing(TimeSpan settle, TimeSpan moveTimeout, 
         foreach (var gone in _liveSince.Keys.Where(id => !live.Contains(id)).ToList()) _liveSince.Remove(gone);
         foreach (var id in live) _liveSince.TryAdd(id, now);
 
-        var listeners = grid.AvailableAgentsForScheme(ListenerScheme);
+        // Only the ingest partitions': other exclusive listeners (the budget evaluator's queue) are one per
+        // fleet, and counted in a node's share they left a node with the evaluator and no partition.
+        var listeners = grid.AvailableAgentsForScheme(ListenerScheme, IsPartition);
         if (listeners.Count == 0) return;
         var byUri = listeners.ToDictionary(a => a.Uri);
         foreach (var (uri, move) in _moving.ToList())
