@@ -63,6 +63,7 @@ public static class BillingHost
             .AddAsyncDaemon(settings.RunDaemon ? DaemonMode.HotCold : DaemonMode.Disabled)
             .ApplyAllDatabaseChangesOnStartup();
         builder.Services.AddHostedService<InvoicePdfStorage>(); // after Marten's migration: the table exists by then
+        builder.Services.AddHostedService<Operations.StrandedMessages>();
         builder.Services.AddBillingMetrics();
         Features.Webhooks.WebhookWiring.AddServices(builder.Services, settings);
         Features.Budgets.BudgetWiring.AddServices(builder.Services);

@@ -56,6 +56,7 @@ public sealed record BillingSettings(
     int CloseTickSeconds = BillingSettings.DefaultCloseTickSeconds,
     double? ReadyMaxOverdueSecondsOverride = null,
     long ReadyMaxParkedMessages = 0,
+    int StrandedMessageSeconds = 300,
     string? JwtAuthority = null,
     string JwtAudience = "billing",
     string JwtRoleClaim = "billing_role",
@@ -76,7 +77,7 @@ public sealed record BillingSettings(
         builder.Append($"CloseGrace = {CloseGrace}, LatePeriods = {LatePeriods}, RunDaemon = {RunDaemon}, RunSchedules = {RunSchedules}, IngestPartitions = {IngestPartitions}, ");
         builder.Append($"NodeStaleSeconds = {NodeStaleSeconds}, PostsPerSecond = {PostsPerSecond}, PostBurst = {PostBurst}, MaxBodyBytes = {MaxBodyBytes}, ");
         builder.Append($"ReadyMaxLagSeconds = {ReadyMaxLagSeconds}, ReadyMaxWaitingSecondsOverride = {ReadyMaxWaitingSecondsOverride}, ");
-        builder.Append($"CloseTickSeconds = {CloseTickSeconds}, ReadyMaxOverdueSeconds = {ReadyMaxOverdueSeconds}, ReadyMaxParkedMessages = {ReadyMaxParkedMessages}, ");
+        builder.Append($"CloseTickSeconds = {CloseTickSeconds}, ReadyMaxOverdueSeconds = {ReadyMaxOverdueSeconds}, ReadyMaxParkedMessages = {ReadyMaxParkedMessages}, StrandedMessageSeconds = {StrandedMessageSeconds}, ");
         builder.Append($"Otlp = {(OtlpEndpoint is null ? "none" : Redacted.Uri(OtlpEndpoint))}, OtlpProtocol = {OtlpProtocol ?? "default"}, ");
         builder.Append($"JwtAuthority = {JwtAuthority ?? "none"}, JwtAudience = {JwtAudience}, JwtRoleClaim = {JwtRoleClaim}, JwtAccountClaim = {JwtAccountClaim}, ");
         builder.Append($"Webhooks = {Webhooks}");
@@ -143,6 +144,7 @@ public sealed record BillingSettings(
             CloseTickSeconds: int.Parse(Env("BILLING_CLOSE_TICK_SECONDS") ?? $"{DefaultCloseTickSeconds}", System.Globalization.CultureInfo.InvariantCulture),
             ReadyMaxOverdueSecondsOverride: Env("BILLING_READY_MAX_OVERDUE_SECONDS") is { } overdue ? double.Parse(overdue, System.Globalization.CultureInfo.InvariantCulture) : null,
             ReadyMaxParkedMessages: long.Parse(Env("BILLING_READY_MAX_PARKED_MESSAGES") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            StrandedMessageSeconds: int.Parse(Env("BILLING_STRANDED_MESSAGE_SECONDS") ?? "300", System.Globalization.CultureInfo.InvariantCulture),
             JwtAuthority: Env("BILLING_JWT_AUTHORITY"),
             JwtAudience: Env("BILLING_JWT_AUDIENCE") ?? "billing",
             JwtRoleClaim: Env("BILLING_JWT_ROLE_CLAIM") ?? "billing_role",

@@ -23,6 +23,7 @@ public sealed class BillingMetrics
     readonly Counter<long> _invoicesIssued;
     readonly Histogram<double> _closeDuration;
     readonly Counter<long> _closeFailures;
+    readonly Counter<long> _strandedReleased;
     Readings _latest = Readings.None;
 
     /// <summary>The last figures read from the database and the broker (<see cref="ReadinessReader"/>), observed by the gauges.</summary>
@@ -47,6 +48,7 @@ public sealed class BillingMetrics
         _invoicesIssued = meter.CreateCounter<long>("billing_invoices_issued", description: "Invoices issued (committed with their numbers)");
         _closeDuration = meter.CreateHistogram<double>("billing_close_duration", "s", "One period's close, from reading its facts to the commit that fans out the issuing");
         _closeFailures = meter.CreateCounter<long>("billing_close_failures", description: "Attempts to close a period that failed (each retry that fails counts again)");
+        _strandedReleased = meter.CreateCounter<long>("billing_stranded_messages_released", description: "Messages a node held in its inbox or outbox unhandled past BILLING_STRANDED_MESSAGE_SECONDS, handed back for Wolverine to run or send again");
         meter.CreateObservableGauge("billing_projection_lag_events", () => Latest.LagEvents, description: "Events appended that the slowest asynchronous projection has not applied yet");
         meter.CreateObservableGauge("billing_projection_lag", () => Latest.LagSeconds, "s", "Age of the oldest event the slowest asynchronous projection has not applied yet");
         meter.CreateObservableGauge("billing_waiting_records", () => Latest.WaitingRecords, description: "Records answered pending, waiting for their retry");
@@ -76,6 +78,7 @@ public sealed class BillingMetrics
 
     /// <summary>One failed attempt to close a period (counted as it fails; the attempt's transaction rolled back).</summary>
     public void CloseFailed() => _closeFailures.Add(1);
+    public void StrandedReleased(int count) => _strandedReleased.Add(count);
 
     static BillingMetrics? Of(IDocumentSession session) => session.Listeners.OfType<MarkerListener>().FirstOrDefault()?.Metrics;
 
