@@ -82,8 +82,8 @@ public static class ParkedMessages
 
         await letters.ReplayAsync(new DeadLetterEnvelopeQuery { MessageIds = ids }, ct);
         var left = ids.Length;
-        var deadline = DateTime.UtcNow + wait;
-        while ((left = await StillParkedAsync(services.GetRequiredService<IDocumentStore>(), ids, ct)) > 0 && DateTime.UtcNow < deadline)
+        var started = System.Diagnostics.Stopwatch.GetTimestamp(); // a wait, not an instant: the monotonic clock
+        while ((left = await StillParkedAsync(services.GetRequiredService<IDocumentStore>(), ids, ct)) > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) < wait)
             await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
         return new Replayed(ids.Length, broker, left);
     }

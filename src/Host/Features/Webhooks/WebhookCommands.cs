@@ -215,8 +215,9 @@ public static class WebhookCommands
         var (id, run) = await ReplayAsync(services, args.Delivery!, ct);
         Console.Error.WriteLine($"billing: delivery {id} sent again (run {run}); waiting for its attempt");
         // The attempt is made by whichever node polls the queue first (this process too): wait for its record.
-        var deadline = DateTime.UtcNow + services.GetRequiredService<WebhookSettings>().Timeout + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        var wait = services.GetRequiredService<WebhookSettings>().Timeout + TimeSpan.FromSeconds(30);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp(); // a wait, not an instant: the monotonic clock
+        while (System.Diagnostics.Stopwatch.GetElapsedTime(started) < wait)
         {
             await using var session = services.GetRequiredService<IDocumentStore>().QuerySession();
             var delivery = await session.LoadAsync<WebhookDelivery>(id, ct);
