@@ -17,9 +17,8 @@ namespace Billing.Host;
 /// <para>
 /// This agent family runs no agents of its own. On each of the leader's assignment passes it moves
 /// listeners from the fullest nodes to each node below floor(P/N) until every node is within one
-/// partition of the others. It acts only on a steady grid, where
-/// Wolverine's own pass would change nothing: every listener is running on a live node, none is
-/// being placed or moved, and no node is above ceil(P/N). The receiving node must have been live
+/// partition of the others. It counts the partitions' listeners only, and acts only on a steady
+/// grid: every partition is running on a live node and none is being placed or moved. The receiving node must have been live
 /// for <paramref name="settle"/> (a node that flaps, or a CLI verb that joins for a second, is not
 /// handed partitions taken from busy nodes), and a move must show in the assignment table, or
 /// <paramref name="moveTimeout"/> pass, before the next one.
@@ -83,9 +82,9 @@ public sealed class PartitionRebalancing(TimeSpan settle, TimeSpan moveTimeout, 
 
         var mine = listeners.ToHashSet();
         var counts = nodes.ToDictionary(n => n, n => n.Agents.Count(mine.Contains));
+        // No wait for Wolverine to shed from a node above ceil(P/N) first: its ceiling counts every exclusive
+        // listener (the budget evaluator's too), so 3+1 partitions over two nodes was even to it and stayed.
         var floor = listeners.Count / nodes.Count;
-        var ceiling = floor + (listeners.Count % nodes.Count == 0 ? 0 : 1);
-        if (counts.Values.Any(c => c > ceiling)) return;
 
         var receivers = nodes.Where(n => counts[n] < floor && _time.GetElapsedTime(_liveSince[n.NodeId], now) >= settle)
             .OrderBy(n => counts[n]).ThenBy(n => n.AssignedId).ToList();
